@@ -1,0 +1,67 @@
+"""`python -m eval warc`: read every real WARC/ARC sample with warc_pages and report.
+
+The samples (../shared/corpora/warc-samples, see its SOURCE.md) are the damaged and
+quirky files real archives contain; the point is that none of them makes the
+reader raise, and that what is skipped is skipped for a stated reason. Each file
+is read twice to check that record keys are stable. Exit 1 on a crash, else 0.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from ingest.sources.warc import WarcStats, warc_pages
+
+from .corpora import shared_dir
+
+
+def samples_dir() -> Path | None:
+    shared = shared_dir()
+    path = (shared / "corpora/warc-samples") if shared else None
+    return path if path is not None and path.is_dir() else None
+
+
+def run(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m eval warc", description=__doc__.splitlines()[0])
+    ap.add_argument("-v", "--verbose", action="store_true", help="show the reader's per-record warnings")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR, format="  %(levelname)s %(message)s")
+    root = samples_dir()
+    if root is None:
+        print("warc-samples corpus not found (../shared/corpora/warc-samples); nothing to check")
+        return 0
+    files = sorted(p for p in root.rglob("*") if p.is_file() and (".warc" in p.name or p.name.endswith((".arc", ".arc.gz"))))
+    crashed, total, unstable = [], WarcStats(), []
+    print(f"{'file':<45} {'records':>7} {'html':>5} {'skipped':>7}  {'ms':>6}  reasons")
+    for path in files:
+        stats = WarcStats()
+        t0 = time.perf_counter()
+        try:
+            keys = [c.record_key for c, _ in warc_pages(path, stats=stats)]
+            again = [c.record_key for c, _ in warc_pages(path)]
+        except Exception as e:  # the thing this eval exists to catch
+            crashed.append(path.name)
+            print(f"{path.relative_to(root)!s:<45} CRASH {type(e).__name__}: {e}")
+            continue
+        ms = (time.perf_counter() - t0) * 1000 / 2
+        if keys != again:
+            unstable.append(path.name)
+        reasons = ", ".join(f"{r} {n}" for r, n in stats.skipped.most_common())
+        print(f"{path.relative_to(root)!s:<45} {stats.records:>7} {stats.html:>5} {sum(stats.skipped.values()):>7}  {ms:>6.1f}  {reasons}")
+        total.records += stats.records
+        total.html += stats.html
+        total.bad += stats.bad
+        total.skipped.update(stats.skipped)
+    print(f"total: {len(files)} files, {total}; {total.bad} damaged records")
+    if unstable:
+        print(f"FAIL: record keys differ between two reads: {', '.join(unstable)}")
+    if crashed:
+        print(f"FAIL: warc_pages raised on {len(crashed)} file(s): {', '.join(crashed)}")
+    return 1 if crashed or unstable else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))

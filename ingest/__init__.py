@@ -1,0 +1,2 @@
+"""ingest: collect news coverage from feeds, keep every version, flag copies."""
+from .api import open  # noqa: F401,A001 - ingest.open(path) -> Store, see ingest/api.py

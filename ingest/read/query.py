@@ -1,0 +1,367 @@
+"""The filtered SELECTs shared by export, the Python API and Datasette's canned queries.
+
+Everything reads the `latest` view (migration 4 in ingest/store/schema.py), so the columns,
+the "current flags" rule and the duplicate/garble shapes are defined once, in SQL, and the
+export file, `ingest.open(...)` and the web UI cannot disagree. Rows come back as small typed
+records (`ArticleRow`, `VersionRow`) built straight from a cursor, one at a time, so callers
+can stream any number of them.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+DUPLICATE_KINDS = ("exact", "near", "syndicated", "subset")
+GARBLE_REASONS = ("patchwork", "mojibake", "repeated_title", "repeated_text", "splice", "boilerplate",
+                  "truncated", "mixed_spelling")
+READ_SCHEMA = 4  # the migration that created the views this package reads
+
+
+class ReadError(Exception):
+    """Reading cannot start: missing database, schema too old, bad output; a one-line message."""
+
+
+def open_readonly(db_path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to an existing database with the read views (migration 4).
+
+    Never creates a file (an export of a mistyped path must not leave an empty database)
+    and never migrates: the daemon owns the schema.
+    """
+    from ..store.db import connect  # lazily: `import ingest` (for ingest.open) stays cheap
+
+    path = Path(db_path)
+    if not path.is_file():
+        raise ReadError(f"no database at {path}")
+    conn = connect(path, readonly=True)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version < READ_SCHEMA:
+        conn.close()
+        raise ReadError(f"{path} has schema version {version}, the read views need {READ_SCHEMA}; "
+                        "run any writing ingest command once to migrate it")
+    return conn
+
+
+FLAG_KINDS = ("duplicate", "garbled", "extraction_suspect", *DUPLICATE_KINDS, *GARBLE_REASONS)
+
+
+@dataclass(frozen=True)
+class ExportFilters:
+    """Which articles to read. Every field is optional; set fields are ANDed.
+
+    since/until compare with `published`, else `first_seen`, as instants (naive means UTC);
+    a date-only `until` includes that whole day. `clean` drops articles whose current version is flagged
+    duplicate or garbled; `flag` keeps only those with that current flag: "duplicate",
+    "garbled", "extraction_suspect", a duplicate kind or a garble reason name.
+    """
+
+    since: date | datetime | str | None = None
+    until: date | datetime | str | None = None
+    topic: str | None = None
+    site: str | None = None
+    clean: bool = False
+    flag: str | None = None
+
+    def __post_init__(self):
+        if self.flag is not None and self.flag not in FLAG_KINDS:
+            raise ValueError(f"unknown flag kind {self.flag!r} (one of: {', '.join(FLAG_KINDS)})")
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                parse_bound(value)  # raises ValueError early, before any output is written
+
+    def where(self, alias: str = "l") -> tuple[str, list]:
+        """The WHERE clause (without the keyword; "1" when empty) and its parameters."""
+        clauses, params = [], []
+        # julianday() understands every ISO form the store holds (date only, "Z", "+02:00"), so
+        # bounds compare as instants, not strings; an unparseable date never matches a bound.
+        when = f"julianday(COALESCE({alias}.published, {alias}.first_seen))"
+        if self.since is not None:
+            clauses.append(f"{when} >= julianday(?)")
+            params.append(parse_bound(self.since).isoformat())
+        if self.until is not None:
+            bound = parse_bound(self.until)
+            if type(bound) is date:  # a date-only bound means "up to the end of that day"
+                clauses.append(f"{when} < julianday(?)")
+                params.append((bound + timedelta(days=1)).isoformat())
+            else:
+                clauses.append(f"{when} <= julianday(?)")
+                params.append(bound.isoformat())
+        if self.topic is not None:
+            clauses.append(f"EXISTS (SELECT 1 FROM json_each({alias}.topics) WHERE value = ?)")
+            params.append(self.topic)
+        if self.site is not None:
+            clauses.append(f"{alias}.site = ?")
+            params.append(self.site)
+        if self.clean:
+            clauses.append(f"{alias}.duplicate_kind IS NULL AND {alias}.garbled_score IS NULL")
+        if self.flag == "duplicate":
+            clauses.append(f"{alias}.duplicate_kind IS NOT NULL")
+        elif self.flag == "garbled":
+            clauses.append(f"{alias}.garbled_score IS NOT NULL")
+        elif self.flag == "extraction_suspect":
+            clauses.append(f"{alias}.extraction_suspect IS NOT NULL")
+        elif self.flag in DUPLICATE_KINDS:
+            clauses.append(f"{alias}.duplicate_kind = ?")
+            params.append(self.flag)
+        elif self.flag in GARBLE_REASONS:
+            clauses.append(f"EXISTS (SELECT 1 FROM json_each({alias}.garbled_reasons) WHERE value = ?)")
+            params.append(self.flag)
+        return (" AND ".join(clauses) or "1"), params
+
+
+def parse_bound(value: date | datetime | str) -> date | datetime:
+    """An ISO date or datetime (naive means UTC); ValueError otherwise."""
+    if isinstance(value, (date, datetime)):
+        return value
+    value = value.strip()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateOf:
+    of: str  # URL of the cluster original
+    kind: str  # exact | near | syndicated | subset
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class GarbleInfo:
+    score: float
+    reasons: list[str]
+    sources: list[str]  # URLs the text was stitched from (patchwork)
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRow:
+    """One article with its current version, as exported (timestamps as stored: ISO strings)."""
+
+    id: int
+    url: str
+    canonical_url: str | None
+    site: str
+    title: str
+    text: str
+    author: str | None
+    published: str | None
+    language: str | None
+    first_seen: str
+    last_seen: str
+    version: int
+    versions: int
+    feeds: list[str]
+    topics: list[str]
+    duplicate: DuplicateOf | None
+    garbled: GarbleInfo | None
+
+    def to_dict(self) -> dict:
+        """The export contract (docs/reading.md); cheaper than dataclasses.asdict (no deep copy)."""
+        d = {f: getattr(self, f) for f in ARTICLE_FIELDS}
+        if self.duplicate is not None:
+            d["duplicate"] = {"of": self.duplicate.of, "kind": self.duplicate.kind,
+                              "similarity": self.duplicate.similarity}
+        if self.garbled is not None:
+            d["garbled"] = {"score": self.garbled.score, "reasons": self.garbled.reasons,
+                            "sources": self.garbled.sources}
+        return d
+
+
+ARTICLE_FIELDS = ("id", "url", "canonical_url", "site", "title", "text", "author", "published", "language",
+                  "first_seen", "last_seen", "version", "versions", "feeds", "topics", "duplicate", "garbled")
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    """One stored version of an article, as exported."""
+
+    url: str
+    version: int
+    fetched_at: str
+    title: str
+    text: str
+    text_hash: str
+    change: str
+    words_added: int
+    words_removed: int
+    author: str | None
+    published: str | None
+
+    def to_dict(self) -> dict:
+        return {f: getattr(self, f) for f in VERSION_FIELDS}
+
+
+VERSION_FIELDS = ("url", "version", "fetched_at", "title", "text", "text_hash", "change", "words_added",
+                  "words_removed", "author", "published")
+
+_ARTICLE_COLUMNS = ("l.id, l.url, l.canonical_url, l.site, l.title, l.text, l.author, l.published, l.language, "
+                    "l.first_seen, l.last_seen, l.version, l.versions, l.feeds, l.topics, l.duplicate_of, "
+                    "l.duplicate_kind, l.duplicate_similarity, l.garbled_score, l.garbled_reasons, l.garbled_sources")
+
+
+def _loads(value: str | None) -> list:
+    return json.loads(value) if value else []
+
+
+def article_from_row(r: tuple) -> ArticleRow:
+    dup = DuplicateOf(r[15], r[16], float(r[17]) if r[17] is not None else None) if r[16] is not None else None
+    gar = GarbleInfo(float(r[18]), _loads(r[19]), _loads(r[20])) if r[18] is not None else None
+    return ArticleRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+                      _loads(r[13]), _loads(r[14]), dup, gar)
+
+
+def articles_sql(filters: ExportFilters = ExportFilters(), extra_where: str = "", order: str = "l.id") -> tuple[str, list]:
+    where, params = filters.where("l")
+    if extra_where:
+        where = f"{where} AND ({extra_where})"
+    return f"SELECT {_ARTICLE_COLUMNS} FROM latest l WHERE {where} ORDER BY {order}", params
+
+
+def iter_articles(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> Iterator[ArticleRow]:
+    """Every matching article, in id order, read lazily from one cursor."""
+    sql, params = articles_sql(filters)
+    for r in conn.execute(sql, params):
+        yield article_from_row(r)
+
+
+def count_articles(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> int:
+    where, params = filters.where("l")
+    return conn.execute(f"SELECT count(*) FROM latest l WHERE {where}", params).fetchone()[0]
+
+
+_VERSIONS_SQL = ("SELECT a.url, v.n, v.fetched_at, v.title, v.text, v.text_hash, v.change, v.words_added, "
+                 "v.words_removed, v.author, v.published FROM versions v JOIN articles a ON a.id = v.article_id")
+
+
+def iter_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> Iterator[VersionRow]:
+    """Every version of every matching article (filters apply to the article), by article then n."""
+    where, params = filters.where("l")
+    if where == "1":
+        sql = f"{_VERSIONS_SQL} ORDER BY v.article_id, v.n"
+    else:
+        sql = (f"{_VERSIONS_SQL} WHERE v.article_id IN (SELECT l.id FROM latest l WHERE {where}) "
+               "ORDER BY v.article_id, v.n")
+    for r in conn.execute(sql, params):
+        yield VersionRow(*r)
+
+
+def count_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> int:
+    where, params = filters.where("l")
+    if where == "1":
+        return conn.execute("SELECT count(*) FROM versions").fetchone()[0]
+    return conn.execute(f"SELECT count(*) FROM versions WHERE article_id IN (SELECT l.id FROM latest l WHERE {where})",
+                        params).fetchone()[0]
+
+
+def versions_of(conn: sqlite3.Connection, url: str) -> list[VersionRow]:
+    """All versions of the article stored under `url` (its first URL or canonical URL), oldest first."""
+    return [VersionRow(*r) for r in conn.execute(
+        f"{_VERSIONS_SQL} WHERE v.article_id = ({ARTICLE_BY_URL}) ORDER BY v.n", {"url": url})]
+
+
+# An article named by any of its URLs: first-fetched, canonical or final (url_key is normalised
+# by the writer, so a raw URL matches it only when already normal; articles.url has no index
+# but url_keys does).
+ARTICLE_BY_URL = ("SELECT COALESCE((SELECT article_id FROM url_keys WHERE key = :url),"
+                  " (SELECT id FROM articles WHERE url = :url OR canonical_url = :url OR final_url = :url"
+                  " ORDER BY id LIMIT 1))")
+
+# The duplicate cluster of an article (dup_edges is star-shaped: copy -> original): the
+# original first, then copies by similarity. Empty when the article is in no cluster.
+CLUSTER_SQL = f"""
+WITH target(id) AS ({ARTICLE_BY_URL}),
+root(id) AS (SELECT COALESCE((SELECT of_id FROM dup_edges WHERE article_id = target.id), target.id) FROM target),
+members(id, role, similarity) AS (
+    SELECT root.id, 0, NULL FROM root WHERE EXISTS (SELECT 1 FROM dup_edges WHERE of_id = root.id)
+    UNION ALL
+    SELECT e.article_id, 1, e.similarity FROM dup_edges e, root WHERE e.of_id = root.id
+)
+SELECT {_ARTICLE_COLUMNS} FROM members m JOIN latest l ON l.id = m.id
+ORDER BY m.role, m.similarity DESC, l.id
+"""
+
+# Articles whose current version matches an FTS5 query, best (lowest bm25 rank) first.
+SEARCH_ARTICLES_SQL = f"""
+SELECT {_ARTICLE_COLUMNS}
+FROM (SELECT v.article_id AS article_id, versions_fts.rank AS rank FROM versions_fts
+      JOIN versions v ON v.id = versions_fts.rowid WHERE versions_fts MATCH :q) s
+JOIN latest l ON l.id = s.article_id
+ORDER BY s.rank
+"""
+
+ARTICLE_SQL = f"SELECT {_ARTICLE_COLUMNS} FROM latest l WHERE l.id = ({ARTICLE_BY_URL})"
+
+# Canned queries for Datasette (ingest/read/serve.py); named parameters become form fields.
+LATEST_COVERAGE_SQL = """
+SELECT id, url, site, title, published, first_seen, version, versions, topics,
+       duplicate_of, duplicate_kind, garbled_score
+FROM latest
+ORDER BY COALESCE(published, first_seen) DESC
+LIMIT 200
+"""
+
+COPIES_SQL = """
+WITH target(id) AS ({by_url}),
+root(id) AS (SELECT COALESCE((SELECT of_id FROM dup_edges WHERE article_id = target.id), target.id) FROM target),
+members(id, role, kind, similarity) AS (
+    SELECT root.id, 'original', NULL, NULL FROM root
+    UNION ALL
+    SELECT e.article_id, 'copy', e.kind, e.similarity FROM dup_edges e, root WHERE e.of_id = root.id
+)
+SELECT m.role, l.url, l.site, l.title, l.published, l.first_seen, m.kind, m.similarity
+FROM members m JOIN latest l ON l.id = m.id
+ORDER BY m.role = 'copy', m.similarity DESC, l.id
+""".format(by_url=ARTICLE_BY_URL)
+
+GARBLED_SQL = """
+SELECT g.article, g.site, g.title, g.score, g.reasons, g.sources, g.published, g.first_seen
+FROM garbled g
+ORDER BY g.score DESC, g.article_id
+"""
+
+ARTICLE_VERSIONS_SQL = f"""
+SELECT v.n AS version, v.fetched_at, v.change, v.words_added, v.words_removed, v.title, v.text_hash,
+       v.author, v.published, substr(v.text, 1, 300) AS text_start
+FROM versions v
+WHERE v.article_id = ({ARTICLE_BY_URL})
+ORDER BY v.n
+"""
+
+SEARCH_SQL = """
+SELECT l.url, l.site, l.title, l.published,
+       snippet(versions_fts, 1, '[', ']', '…', 16) AS snippet,
+       l.duplicate_of, l.garbled_score
+FROM versions_fts
+JOIN versions v ON v.id = versions_fts.rowid
+JOIN latest l ON l.id = v.article_id
+WHERE versions_fts MATCH :q
+ORDER BY versions_fts.rank
+LIMIT 100
+"""
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime; None when absent or unparseable.
+
+    The store keeps ISO 8601 (naive means UTC); feed dates that slipped through as RFC 822
+    are accepted too, so a parquet column or an API field is never lost to a format quirk.
+    """
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            dt = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)

@@ -1,0 +1,1 @@
+"""Sources: where candidate URLs (and, for archives, whole pages) come from."""

@@ -1,0 +1,36 @@
+"""Shared fixtures: a generated news world on 127.0.0.1 and configs pointing at it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ingest.demo.site import NewsWorld
+
+TOPICS = [{"name": "trump-kim-summit",
+           "keywords": ["summit", "Kim Jong[ -]?Un", "North Korea", "Pyongyang", "Singapore", "denucleari[sz]ation"]}]
+
+
+@pytest.fixture
+def world():
+    with NewsWorld.threaded() as w:
+        yield w
+
+
+def write_config(path: Path, db: Path, feeds: list[str], topics=TOPICS, **fetch) -> Path:
+    data = {"database": str(db), "feeds": [{"url": u} for u in feeds], "topics": topics,
+            "fetch": {"allow_private_addresses": True, "per_host_delay": 0.0, "retries": 0, "timeout": 10, **fetch},
+            "workers": 2}
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def ingest_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess (`python -m ingest ...`)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "ingest", *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, env=env)

@@ -1,0 +1,43 @@
+"""Normalisation, hashing and sentence cutting shared by all analysis layers."""
+from ingest.analyse.normalize import (
+    fold_spelling, indexed_sentences, normalise_text, sentence_key, spelling_family, split_sentences, text_hash,
+)
+
+
+def test_normalise_folds_typography_and_whitespace():
+    raw = "\u201cHello\u201d \u2014 it\u2019s\u00a0here.\n\n  Next\tline\u2026"
+    assert normalise_text(raw) == "\"Hello\" - it's here. Next line..."
+
+
+def test_text_hash_ignores_layout_but_not_words():
+    a = "First paragraph.\n\nSecond \u2018one\u2019."
+    assert text_hash(a) == text_hash("First   paragraph.\nSecond 'one'.")
+    assert text_hash(a) != text_hash("First paragraph. Second two.")
+    assert text_hash(a) != text_hash(a.lower())  # a case edit is a real edit of the text
+
+
+def test_split_sentences_keeps_abbreviations():
+    text = "Mr. Smith met U.S. officials on Monday. They agreed. \"Fine,\" he said.\nNew paragraph here"
+    assert split_sentences(text) == [
+        "Mr. Smith met U.S. officials on Monday.", "They agreed.", "\"Fine,\" he said.", "New paragraph here"]
+
+
+def test_sentence_key_folds_case_punctuation_and_uk_spelling():
+    a = sentence_key("The organisation will analyse the colour of the centre, officials said.")
+    b = sentence_key("the organization will analyze the color of the center officials said")
+    assert a is not None and a == b
+    assert sentence_key("Too short to index.") is None
+
+
+def test_spelling_families():
+    assert spelling_family("denuclearization")[:2] == ("denucleariz", "us")
+    assert spelling_family("denuclearise")[:2] == ("denucleariz", "uk")
+    assert spelling_family("supervised") is None  # -ise in both varieties
+    assert spelling_family("four") is None
+    assert fold_spelling("favourite") == "favorite"
+
+
+def test_indexed_sentences_positions_and_dedup():
+    text = "One two three four five six seven. Short one.\nOne two three four five six seven."
+    got = indexed_sentences(text)
+    assert [(pos, s) for _, pos, s in got] == [(0, "One two three four five six seven.")]
