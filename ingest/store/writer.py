@@ -191,18 +191,25 @@ class Writer:
     # --- store an article ------------------------------------------------------------------
     def store(self, candidate: Candidate, ex: Extracted) -> Stored:
         """Insert a new article, a new version, or just a sighting, in one transaction."""
-        page, doc, fp = ex.page, ex.document, ex.fingerprint
+        return self.store_many([(candidate, ex)])[0]
+
+    def store_many(self, items: list[tuple[Candidate, Extracted]]) -> list[Stored]:
+        """Store several extracted pages in one transaction (fewer commits, same atomicity per batch)."""
+        with self.txn():
+            return [self._store(candidate, ex) for candidate, ex in items]
+
+    def _store(self, candidate: Candidate, ex: Extracted) -> Stored:
+        page, doc = ex.page, ex.document
         keys = identity_keys(candidate.url, page.final_url, doc.canonical_url, candidate.guid, candidate.feed_url)
         seen = iso(page.fetched_at)
-        with self.txn() as c:
-            marks = ",".join("?" * len(keys))
-            row = c.execute(f"SELECT article_id FROM url_keys WHERE key IN ({marks}) LIMIT 1", keys).fetchone()
-            if row is None:
-                result = self._new_article(candidate, ex, keys, seen)
-            else:
-                result = self._seen_again(row[0], candidate, ex, keys, seen)
-            self._sighting(result.article_id, candidate, result.outcome, seen)
-            self._mark_done(candidate, result.outcome)
+        marks = ",".join("?" * len(keys))
+        row = self.conn.execute(f"SELECT article_id FROM url_keys WHERE key IN ({marks}) LIMIT 1", keys).fetchone()
+        if row is None:
+            result = self._new_article(candidate, ex, keys, seen)
+        else:
+            result = self._seen_again(row[0], candidate, ex, keys, seen)
+        self._sighting(result.article_id, candidate, result.outcome, seen)
+        self._mark_done(candidate, result.outcome)
         return result
 
     def _new_article(self, cand: Candidate, ex: Extracted, keys: list[str], seen: str) -> Stored:
