@@ -6,15 +6,18 @@ what was already done (per record, not per file).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Iterable
+from typing import Callable
 
 from .config import Config
 from .pipeline import Pipeline
-from .records import Candidate, Page
+from .sources.sitemap import SitemapStats, sitemap_candidates
+from .sources.urls import url_candidates
+from .sources.warc import WarcStats, warc_pages
 
 log = logging.getLogger("ingest.backfill")
 
@@ -25,22 +28,31 @@ class BackfillReport:
     planned: list[str] = field(default_factory=list)  # --dry-run: what would be fetched or stored
 
 
-async def as_items(candidates: Iterable[Candidate] | AsyncIterator[Candidate] | Iterable[tuple[Candidate, Page]]):
-    """Any source as an async stream of (candidate, page or None)."""
-    if hasattr(candidates, "__aiter__"):
-        async for c in candidates:
+async def as_items(records):
+    """Any source as an async stream of (candidate, page or None).
+
+    Sync iterators (URL lists, WARC files) are advanced on a thread: reading a WARC
+    record is file I/O and gzip work that must not stall the event loop.
+    """
+    if hasattr(records, "__aiter__"):
+        async for c in records:
             yield (c, None)
         return
-    for item in candidates:
+    it = iter(records)
+    done = object()
+    while (item := await asyncio.to_thread(next, it, done)) is not done:
         yield item if isinstance(item, tuple) else (item, None)
 
 
-async def backfill(cfg: Config, source, *, dry_run: bool = False, hosts=None, archive=None) -> BackfillReport:
+Source = Callable[[Pipeline], object]  # given the running pipeline (for its fetcher), the records
+
+
+async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts=None, archive=None) -> BackfillReport:
     """Run the pipeline over a source's records, skipping those already done."""
     report = BackfillReport()
     async with Pipeline(cfg, hosts=hosts, refetch_known=True, archive=archive) as pipe:
         with _progress() as tick:
-            async for cand, page in as_items(source):
+            async for cand, page in as_items(source(pipe)):
                 if cand.record_key and await pipe.db(pipe.writer.is_done, cand.source, cand.record_key):
                     report.counts["already_done"] += 1
                 elif dry_run:
@@ -51,6 +63,27 @@ async def backfill(cfg: Config, source, *, dry_run: bool = False, hosts=None, ar
             await pipe.drain()
         report.counts.update(pipe.tally.counts)
     return report
+
+
+def from_urls(urls: list[str]) -> Source:
+    return lambda pipe: url_candidates(urls)
+
+
+def from_sitemaps(urls: list[str], since=None, until=None, stats: SitemapStats | None = None) -> Source:
+    async def records(pipe: Pipeline):
+        for url in urls:
+            async for cand in sitemap_candidates(pipe.fetcher.fetch, url, since=since, until=until, stats=stats):
+                yield cand
+
+    return records
+
+
+def from_warcs(paths: list[str], stats: WarcStats | None = None, max_bytes: int = 10_000_000) -> Source:
+    def records(pipe: Pipeline):
+        for path in paths:
+            yield from warc_pages(path, max_bytes=max_bytes, stats=stats)
+
+    return records
 
 
 class _progress:

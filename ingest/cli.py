@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 
 import click
@@ -39,15 +40,49 @@ def run(cfg, once):
         fail(str(e), 1)
 
 
+def _archive_option(f):
+    return click.option("--archive", nargs=2, type=(click.Choice(["warc"]), click.Path(file_okay=False)), default=None,
+                        metavar="warc DIR", help="Also keep every fetched response as WARC files in DIR.")(f)
+
+
+def _open_archive(archive):
+    if not archive:
+        return None
+    from .archive import WarcArchive
+
+    return WarcArchive(archive[1])
+
+
+def _when(value: str | None, option: str):
+    """An ISO date or datetime; naive values are UTC."""
+    if value is None:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected an ISO date like 2018-06-01, got {value!r}", param_hint=option) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
 @main.command()
 @config_options
 @click.argument("urls", nargs=-1)
 @click.option("--urls", "url_file", type=click.Path(dir_okay=False), help="File with one URL per line.")
-@click.option("--dry-run", is_flag=True, help="List what would be fetched; change nothing.")
-def backfill(cfg, urls, url_file, dry_run):
-    """Fetch and store articles from URLs given as arguments or in a file."""
-    from .backfill import backfill as run_backfill
-    from .sources.urls import read_url_file, url_candidates
+@click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
+              help="A sitemap, sitemap index or site URL (robots.txt discovery). Repeatable.")
+@click.option("--warc", "warcs", multiple=True, metavar="FILE", help="A WARC/ARC file (gzip'd or not). Repeatable.")
+@click.option("--since", default=None, help="Sitemaps: only pages published/modified on or after this date.")
+@click.option("--until", default=None, help="Sitemaps: only pages published/modified before this date.")
+@click.option("--dry-run", is_flag=True, help="List what would be fetched or stored; change nothing.")
+@_archive_option
+def backfill(cfg, urls, url_file, sitemaps, warcs, since, until, dry_run, archive):
+    """Store articles from URLs, a URL file, sitemaps or WARC files. Reruns skip what is done."""
+    from . import backfill as bf
+    from .sources.sitemap import SitemapStats
+    from .sources.urls import read_url_file
+    from .sources.warc import WarcStats
 
     todo = list(urls)
     if url_file:
@@ -55,12 +90,30 @@ def backfill(cfg, urls, url_file, dry_run):
             todo += read_url_file(url_file)
         except OSError as e:
             fail(f"cannot read URL file: {e.strerror or e}: {url_file}", 1)
-    if not todo:
-        raise click.UsageError("give URLs as arguments or --urls FILE")
-    report = asyncio.run(run_backfill(cfg, url_candidates(todo), dry_run=dry_run))
-    for url in report.planned:
-        click.echo(url)
-    click.echo(_summary(report.counts), err=True)
+    if not (todo or sitemaps or warcs):
+        raise click.UsageError("give URLs, --urls FILE, --sitemap URL or --warc FILE")
+    for path in warcs:
+        if not os.path.isfile(path):
+            fail(f"WARC file not found: {path}", 1)
+    since_dt, until_dt = _when(since, "--since"), _when(until, "--until")
+    sm_stats, warc_stats = SitemapStats(), WarcStats()
+    sources = ([bf.from_urls(todo)] if todo else []) + ([bf.from_sitemaps(list(sitemaps), since_dt, until_dt, sm_stats)]
+                                                        if sitemaps else []) + ([bf.from_warcs(list(warcs), warc_stats)]
+                                                                                if warcs else [])
+    store = _open_archive(archive)
+    try:
+        for source in sources:
+            report = asyncio.run(bf.backfill(cfg, source, dry_run=dry_run, archive=store))
+            for url in report.planned:
+                click.echo(url)
+            click.echo(_summary(report.counts), err=True)
+    finally:
+        if store is not None:
+            store.close()
+    if sitemaps:
+        click.echo(f"sitemaps: {sm_stats}", err=True)
+    if warcs:
+        click.echo(f"warc: {warc_stats}", err=True)
 
 
 @main.command()

@@ -75,6 +75,7 @@ class Outlet:
         self.stories = {s.slug: s for s in stories}
         self.port = 0
         self.hits: dict[str, int] = {}
+        self.extra: dict[str, tuple[bytes, str]] = {}  # path -> (body, content type), e.g. a sitemap
         self._runner: web.AppRunner | None = None
 
     @property
@@ -91,6 +92,9 @@ class Outlet:
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.path
         self.hits[path] = self.hits.get(path, 0) + 1
+        if path in self.extra:
+            body, ctype = self.extra[path]
+            return web.Response(body=body, headers={"Content-Type": ctype})
         if path == "/robots.txt":
             return web.Response(text="User-agent: *\nAllow: /\n")
         if path == "/feed.xml":

@@ -66,6 +66,8 @@ def parse_feed(body: bytes, feed_url: str, headers: dict[str, str] | None = None
             summary=summary, published=_when(entry),
             topics=matcher.match(title, summary) if matcher else (),
         ))
+    if not candidates and problem:
+        raise FeedError(f"broken feed: {problem}")
     ttl = None
     raw_ttl = parsed.feed.get("ttl")
     if raw_ttl and str(raw_ttl).strip().isdigit():
