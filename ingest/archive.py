@@ -110,12 +110,12 @@ class WarcArchive:
             http_headers=http_head(page),
             warc_headers_dict={"WARC-Date": datetime_to_iso_date(when, use_micros=True)},
         )
+        if self._fh.tell() >= self.max_size:  # rotate before writing: no file ends up holding only a warcinfo
+            self._fh.close()
+            self._open()
         self._writer.write_record(record)
         self._fh.flush()
         self.records += 1
-        if self._fh.tell() >= self.max_size:
-            self._fh.close()
-            self._open()
 
     def close(self) -> None:
         if self._fh is not None:

@@ -258,3 +258,11 @@ def test_fetcher_sitemap_kind_accepts_gzip_types_feed_does_not():
     as_sitemap, as_feed = run(go(), timeout=20)
     assert isinstance(as_sitemap, Page) and as_sitemap.body.startswith(b"\x1f\x8b")
     assert isinstance(as_feed, FetchFailure) and as_feed.kind == "content_type"
+
+
+def test_max_inflated_is_applied_to_gzip_sitemaps(caplog):
+    big = urlset(*[(f"/p/{i}", None) for i in range(2000)])  # ~100 KB inflated
+    routes = {"/big.xml.gz": (200, big, GZ)}
+    with caplog.at_level(logging.WARNING, logger="ingest.sources.sitemap"):
+        _, out, stats = run(collect(routes, "/big.xml.gz", max_inflated=10_000), timeout=20)
+    assert out == [] and stats.failed == 1 and "over 10000 bytes" in stats.failures[0]

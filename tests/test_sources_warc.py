@@ -215,3 +215,12 @@ def test_garbage_and_empty_files_do_not_raise(tmp_path):
     for p in (junk, empty, text):
         stats = warc_stats(p)
         assert stats.html == 0
+
+
+def test_a_file_of_fake_gzip_members_gives_up_after_the_bad_record_limit(tmp_path):
+    from ingest.sources.warc import MAX_BAD_RECORDS
+
+    junk = tmp_path / "many.warc.gz"
+    junk.write_bytes(b"\x1f\x8b\x08\x00" + (b"\x1f\x8b\x08garbage!" * 500))
+    stats = warc_stats(junk)
+    assert stats.html == 0 and 1 <= stats.bad <= MAX_BAD_RECORDS

@@ -189,13 +189,13 @@ def _in_range(when: datetime | None, since: datetime | None, until: datetime | N
     return until is None or when <= until
 
 
-async def _load(fetch: Fetch, url: str) -> tuple[str, list[_Entry]]:
+async def _load(fetch: Fetch, url: str, cap: int) -> tuple[str, list[_Entry]]:
     result = await fetch(url, kind="sitemap")
     if isinstance(result, FetchFailure):
         raise SitemapError(f"{result.kind}: {result.message}")
     if isinstance(result, NotModified):
         raise SitemapError("not modified (no body)")
-    return parse_sitemap(inflate(result.body))
+    return parse_sitemap(inflate(result.body, cap))
 
 
 async def discover(fetch: Fetch, site_url: str) -> list[str]:
@@ -262,7 +262,7 @@ async def sitemap_candidates(
     else:
         fetched += 1
         try:
-            first = await _load(fetch, start)
+            first = await _load(fetch, start, max_inflated)
         except SitemapError as e:
             if is_site:
                 log.info("%s is not a sitemap (%s); looking in robots.txt", start, e)
@@ -280,7 +280,7 @@ async def sitemap_candidates(
                 return
             fetched += 1
             try:
-                kind, entries = await _load(fetch, where)
+                kind, entries = await _load(fetch, where, max_inflated)
             except SitemapError as e:
                 fail(where, str(e))
                 continue

@@ -54,6 +54,7 @@ DAMAGE = {  # skip reasons that mean a damaged record (logged one line each), wi
     "bad length": "not followed by a blank line (wrong Content-Length?)",
     "bad record": "no WARC-Type (not a record start)",
 }
+MISALIGNED = frozenset({"truncated", "bad length", "bad record"})  # framing is wrong: resync after
 _GZIP_MEMBER = re.compile(rb"\x1f\x8b\x08")
 _WARC_LINE = re.compile(rb"(?:^|\n)(WARC/1\.[01]\r?\n)")
 
@@ -198,6 +199,15 @@ def _next_start(fh: BinaryIO, after: int, gzipped: bool) -> int | None:
         pos += len(data) - overlap
 
 
+class _Leftover(Exception):
+    pass
+
+
+def _has_data(fh: BinaryIO, at: int) -> bool:
+    fh.seek(at)
+    return bool(fh.read(65536).strip(b"\r\n\t \x00"))
+
+
 def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {' '.join(str(e).split()) or 'no detail'}"[:200]
 
@@ -215,13 +225,14 @@ def warc_pages(
     fh = _open(path)
     with fh:
         ident = file_identity(path)
+        size = path.stat().st_size
         gzipped = fh.read(2) == b"\x1f\x8b"
         done = -1  # highest offset handled: a resumed iterator never repeats a record
         bad = 0
         start: int | None = 0
         plain_view = False  # True once reading a one-member .gz through GzipFile
         source: BinaryIO = fh
-        while start is not None:
+        while start is not None and bad < MAX_BAD_RECORDS:
             source.seek(start)
             it = _QuietIterator(source, arc2warc=True)
             start = None
@@ -237,17 +248,26 @@ def warc_pages(
                     it.read_to_end()
                     if it.err_count > errors:
                         page, reason = None, "bad length"
-                        log.warning("%s: record at offset %d: %s", path.name, offset, DAMAGE[reason])
-                    elif reason in DAMAGE:
+                    if reason in DAMAGE:
                         log.warning("%s: record at offset %d: %s", path.name, offset, DAMAGE[reason])
                     if page is None:
                         stats.skipped[reason] += 1
                         if reason in DAMAGE:
                             stats.bad += 1
                             bad += 1
+                        if reason in MISALIGNED and not plain_view:
+                            # warcio's position after a record with a wrong length is anywhere (it may
+                            # have swallowed the next members): restart at the next boundary instead.
+                            start = _next_start(fh, offset + 1, gzipped)
+                            break
                         continue
                     stats.html += 1
                     yield Candidate(url=page.url, source="warc", record_key=f"{ident}:{offset}"), page
+                else:  # the iterator ran out (no break)
+                    # warcio ends quietly when a record's head is cut off (EOFError inside); it stops
+                    # exactly at the file's end otherwise, so unread bytes left over are a damaged record.
+                    if not plain_view and it.offset < size and _has_data(fh, it.offset):
+                        raise _Leftover("unreadable data after the last good record (truncated or corrupt)")
             except Exception as e:  # warcio signals damage with many types; all mean "bad record"
                 bad_at, msg = it.offset, _one_line(e)  # warcio's offset: start of the failing record
                 if gzipped and not plain_view and "non-chunked gzip" in msg:
@@ -264,11 +284,10 @@ def warc_pages(
                 stats.bad += 1
                 bad += 1
                 log.warning("%s: bad record at offset %d: %s", path.name, bad_at, msg)
-                if bad >= MAX_BAD_RECORDS:
-                    log.warning("%s: %d bad records, giving up on the rest of the file", path.name, bad)
-                    break
                 if not plain_view:  # resume at the next record boundary after the damage
                     start = _next_start(fh, bad_at + 1, gzipped)
+        if bad >= MAX_BAD_RECORDS and start is not None:
+            log.warning("%s: %d bad records, giving up on the rest of the file", path.name, bad)
 
 
 def warc_stats(path: str | Path, *, max_bytes: int = MAX_BYTES) -> WarcStats:
