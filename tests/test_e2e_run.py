@@ -47,13 +47,13 @@ def test_run_once_stores_versions_and_flags_exact_copy(world, tmp_path):
     assert r.returncode == 0, r.stderr
     assert counts(db) == first  # nothing changed, nothing added
 
-    story = world.outlets["harbour-times"].stories["summit-2"]
-    world.edit("harbour-times", "summit-2", text=story.text + "\n\nOfficials in Seoul welcomed the statement on Wednesday.")
+    story = world.outlets["harbour-times"].stories["summit-1"]  # the wire-digest copy points at it
+    world.edit("harbour-times", "summit-1", text=story.text + "\n\nOfficials in Seoul welcomed the statement on Wednesday.")
     r = ingest_cli("run", "--once", "--config", str(cfg))
     assert r.returncode == 0, r.stderr
     after = counts(db)
     assert after["versions"] == first["versions"] + 1
-    edited = world.url("harbour-times", "summit-2")
+    edited = world.url("harbour-times", "summit-1")
     assert after["per_article"][edited] == 2
     assert {u: n for u, n in after["per_article"].items() if u != edited} == {
         u: n for u, n in first["per_article"].items() if u != edited}
@@ -61,6 +61,9 @@ def test_run_once_stores_versions_and_flags_exact_copy(world, tmp_path):
     change, added = conn.execute("select change, words_added from versions v join articles a on a.id = v.article_id "
                                  "where a.url = ? and v.n = 2", (edited,)).fetchone()
     assert change == "edit" and added == 8
+    # a new version of an original is not a copy of anything (not of its own copies, not of itself)
+    assert conn.execute("select count(*) from flags f join articles a on a.id = f.article_id "
+                        "where a.url = ? and f.kind = 'duplicate'", (edited,)).fetchone()[0] == 0
     conn.close()
 
 
