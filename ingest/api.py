@@ -5,9 +5,9 @@
         for a in store.articles(site="harbourtimes.example", clean=True):
             print(a.published, a.title)
 
-`ingest.open` deliberately shadows the builtin `open` *inside the ingest namespace only*
-(`ingest.open`, never `from ingest import *`): it reads like `sqlite3.connect` and needs no
-import of a submodule. Code in the package that wants the builtin simply doesn't import it.
+`ingest.open` is named like `sqlite3.connect`/`shelve.open` and needs no submodule import.
+It shadows the builtin `open` only where someone writes `from ingest import open` (or `*`),
+so call it as `ingest.open(...)`. Inside this package no module imports it from `ingest`.
 
 The Store is read-only (the daemon may be writing beside it) and returns the same fields as
 the export (docs/reading.md), with timestamps parsed to aware UTC datetimes.
@@ -23,7 +23,8 @@ from typing import Any
 
 from .read.query import open_readonly
 from .read.query import (ARTICLE_SQL, CLUSTER_SQL, SEARCH_ARTICLES_SQL, ArticleRow, DuplicateOf, ExportFilters,
-                         GarbleInfo, VersionRow, article_from_row, iter_articles, parse_time, versions_of)
+                         GarbleInfo, VersionRow, article_from_row, iter_articles, parse_time, url_params,
+                         versions_of)
 
 __all__ = ["open", "Store", "Article", "Version", "DuplicateOf", "GarbleInfo"]
 
@@ -98,7 +99,7 @@ class Store:
 
     def article(self, url: str) -> Article | None:
         """The article stored under `url` (first, canonical or final URL), or None."""
-        row = self.conn.execute(ARTICLE_SQL, {"url": url}).fetchone()
+        row = self.conn.execute(ARTICLE_SQL, url_params(url)).fetchone()
         return Article.from_row(article_from_row(row)) if row else None
 
     def versions(self, url: str) -> list[Version]:
@@ -108,7 +109,7 @@ class Store:
     def cluster(self, url: str) -> list[Article]:
         """The duplicate cluster `url` belongs to: the original first, then its copies
         (most similar first); [] when the article has no copies and is no copy."""
-        return [Article.from_row(article_from_row(r)) for r in self.conn.execute(CLUSTER_SQL, {"url": url})]
+        return [Article.from_row(article_from_row(r)) for r in self.conn.execute(CLUSTER_SQL, url_params(url))]
 
     def search(self, query: str, *, limit: int | None = None) -> Iterator[Article]:
         """Articles whose current title or text match an FTS5 query, best match first.

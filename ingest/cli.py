@@ -152,7 +152,4 @@ def _register_optional() -> None:
     main.add_command(serve_cmd)
 
 
-try:
-    _register_optional()
-except ImportError:  # pragma: no cover - the read side is being built
-    pass
+_register_optional()

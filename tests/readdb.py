@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.store.db import open_db
+from ingest.store.identity import url_key
 
 FEED_NEWS = "https://news.example.org/rss.xml"
 FEED_WIRE = "https://wire.example.net/feed.atom"
@@ -67,6 +68,7 @@ def add_article(conn: sqlite3.Connection, *, url: str, site: str, first_seen: st
         " current_version, versions, topics) VALUES (?,?,?,?,?,?,?,?,0,0,?)",
         (url, canonical_url or url, url, url, site, first_seen, last_seen, published, json.dumps(topics)))
     article_id = cur.lastrowid
+    conn.execute("INSERT OR IGNORE INTO url_keys (key, article_id) VALUES (?, ?)", (url_key(url), article_id))
     previous = None
     for n, (title, text, fetched_at) in enumerate(versions, start=1):
         add_version(conn, article_id, n, title, text, fetched_at, author=author, published=published,
@@ -236,3 +238,64 @@ def add_synthetic(conn: sqlite3.Connection, n: int, *, words: int = 250, start_i
                      " words_added) VALUES (?,1,?,?,?,?,?,'first',?)",
                      (i, f"2026-10-{day:02d}T00:00:00+00:00", f"Synthetic article {i}", text, _h(text), str(i), words))
     conn.execute("COMMIT")
+
+
+class Server:
+    """`ingest.read.commands.serve_cmd` in a subprocess on a free 127.0.0.1 port (a context manager)."""
+
+    def __init__(self, db_path: str | Path, timeout: float = 30.0):
+        self.db_path, self.timeout = Path(db_path), timeout
+        self.port = 0
+        self.proc = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def __enter__(self) -> "Server":
+        import os
+        import socket
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        root = Path(__file__).resolve().parent.parent
+        self.log_path = self.db_path.parent / f"serve-{self.port}.log"
+        self._log = open(self.log_path, "wb")  # a file, not a pipe: Datasette's tracebacks could fill a pipe
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from ingest.read.commands import serve_cmd; serve_cmd()",
+             "--db", str(self.db_path), "--port", str(self.port)],
+            cwd=self.db_path.parent, env={**os.environ, "PYTHONPATH": str(root)},
+            stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve exited {self.proc.returncode}: {self.log()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url("/-/versions.json"), timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError("serve did not start in time")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")

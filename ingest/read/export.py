@@ -42,6 +42,8 @@ def export(db_path: str | Path, out: str | Path | IO, fmt: str = "jsonl", *, ver
         raise ExportError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
     if fmt == "parquet" and (out == "-" or isinstance(out, io.TextIOBase)):
         raise ExportError("parquet needs a file path or a binary stream, not stdout")
+    if isinstance(out, (str, Path)) and out != "-" and not Path(out).resolve().parent.is_dir():
+        raise ExportError(f"no directory for {out}")
     conn = open_readonly(db_path)
     try:
         # One read transaction: a consistent snapshot even while the daemon writes (WAL).

@@ -261,15 +261,27 @@ def count_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilt
 def versions_of(conn: sqlite3.Connection, url: str) -> list[VersionRow]:
     """All versions of the article stored under `url` (its first URL or canonical URL), oldest first."""
     return [VersionRow(*r) for r in conn.execute(
-        f"{_VERSIONS_SQL} WHERE v.article_id = ({ARTICLE_BY_URL}) ORDER BY v.n", {"url": url})]
+        f"{_VERSIONS_SQL} WHERE v.article_id = ({ARTICLE_BY_URL}) ORDER BY v.n", url_params(url))]
 
 
-# An article named by any of its URLs: first-fetched, canonical or final (url_key is normalised
-# by the writer, so a raw URL matches it only when already normal; articles.url has no index
-# but url_keys does).
-ARTICLE_BY_URL = ("SELECT COALESCE((SELECT article_id FROM url_keys WHERE key = :url),"
+# An article named by any of its URLs. `:key` is the folded identity key (ingest.store.identity.
+# url_key, what url_keys holds: an index seek); SQL callers without Python pass the URL itself,
+# which also matches the stored first-fetched, canonical or final URL (a scan, small tables only).
+ARTICLE_BY_URL = ("SELECT COALESCE((SELECT article_id FROM url_keys WHERE key IN (:key, :url) LIMIT 1),"
                   " (SELECT id FROM articles WHERE url = :url OR canonical_url = :url OR final_url = :url"
                   " ORDER BY id LIMIT 1))")
+_CANNED_BY_URL = ARTICLE_BY_URL.replace(":key, ", "")
+
+
+def url_params(url: str) -> dict[str, str]:
+    """Parameters for ARTICLE_BY_URL: the URL and its identity key."""
+    from ..store.identity import url_key
+
+    try:
+        key = url_key(url)
+    except Exception:  # a malformed URL simply has no key
+        key = url
+    return {"url": url, "key": key}
 
 # The duplicate cluster of an article (dup_edges is star-shaped: copy -> original): the
 # original first, then copies by similarity. Empty when the article is in no cluster.
@@ -316,7 +328,7 @@ members(id, role, kind, similarity) AS (
 SELECT m.role, l.url, l.site, l.title, l.published, l.first_seen, m.kind, m.similarity
 FROM members m JOIN latest l ON l.id = m.id
 ORDER BY m.role = 'copy', m.similarity DESC, l.id
-""".format(by_url=ARTICLE_BY_URL)
+""".format(by_url=_CANNED_BY_URL)
 
 GARBLED_SQL = """
 SELECT g.article, g.site, g.title, g.score, g.reasons, g.sources, g.published, g.first_seen
@@ -328,7 +340,7 @@ ARTICLE_VERSIONS_SQL = f"""
 SELECT v.n AS version, v.fetched_at, v.change, v.words_added, v.words_removed, v.title, v.text_hash,
        v.author, v.published, substr(v.text, 1, 300) AS text_start
 FROM versions v
-WHERE v.article_id = ({ARTICLE_BY_URL})
+WHERE v.article_id = ({_CANNED_BY_URL})
 ORDER BY v.n
 """
 
@@ -339,7 +351,7 @@ SELECT l.url, l.site, l.title, l.published,
 FROM versions_fts
 JOIN versions v ON v.id = versions_fts.rowid
 JOIN latest l ON l.id = v.article_id
-WHERE versions_fts MATCH :q
+WHERE versions_fts MATCH (CASE WHEN trim(COALESCE(:q, '')) = '' THEN '""' ELSE :q END)
 ORDER BY versions_fts.rank
 LIMIT 100
 """

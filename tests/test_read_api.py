@@ -1,0 +1,101 @@
+"""The Python API: ingest.open(path) -> Store."""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+
+import pytest
+
+import ingest
+import readdb
+from ingest.api import Article, Store, Version
+from ingest.read.export import ExportError
+
+
+@pytest.fixture
+def fx(tmp_path) -> readdb.Fixture:
+    return readdb.build(tmp_path / "ingest.db")
+
+
+@pytest.fixture
+def store(fx):
+    with ingest.open(fx.path) as s:
+        yield s
+
+
+def test_open_is_the_api_and_builtin_open_is_untouched(fx):
+    assert ingest.open is __import__("ingest.api").api.open
+    import builtins
+
+    assert open is builtins.open  # `from .api import open` shadows nothing outside the ingest namespace
+    s = ingest.open(fx.path)
+    assert isinstance(s, Store)
+    s.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        s.sql("select 1")
+
+
+def test_articles_typed_and_filtered(fx, store):
+    arts = list(store.articles())
+    assert len(arts) == fx.n_articles and all(isinstance(a, Article) for a in arts)
+    bridge = next(a for a in arts if a.url == fx.urls["bridge"])
+    assert bridge.published == datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+    assert bridge.first_seen.tzinfo is not None and bridge.version == 3 and bridge.clean
+    assert bridge.topics == ["transport", "storm"] and len(bridge.feeds) == 2
+    near = next(a for a in arts if a.url == fx.urls["bridge_near"])
+    assert near.duplicate.of == fx.urls["bridge"] and near.duplicate.kind == "near" and not near.clean
+    assert {a.url for a in store.articles(site="coastwire.example", clean=True)} == {fx.urls["mackerel"]}
+    assert {a.url for a in store.articles(flag="patchwork")} == {fx.urls["patchwork"]}
+    assert [a.url for a in store.articles(since="2026-11-06", topic="fishing")] == [fx.urls["patchwork"]]
+    garbled = next(store.articles(flag="garbled")).garbled
+    assert garbled.score == 0.84 and garbled.sources == [fx.urls["library"], fx.urls["mackerel"]]
+    with pytest.raises(ValueError):
+        store.articles(flag="spam")
+
+
+def test_versions(fx, store):
+    vs = store.versions(fx.urls["bridge"])
+    assert [v.version for v in vs] == [1, 2, 3] and all(isinstance(v, Version) for v in vs)
+    assert vs[0].text == readdb.BRIDGE_V1 and vs[0].change == "first"
+    assert vs[2].fetched_at == datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+    assert store.versions("https://nowhere.example/x") == []
+
+
+def test_cluster_from_any_member(fx, store):
+    expected = [fx.urls["bridge"], fx.urls["bridge_exact"], fx.urls["bridge_near"]]  # original, then by similarity
+    assert [a.url for a in store.cluster(fx.urls["bridge"])] == expected
+    assert [a.url for a in store.cluster(fx.urls["bridge_near"])] == expected
+    assert store.cluster(fx.urls["library"]) == []
+    assert store.cluster("https://nowhere.example/x") == []
+
+
+def test_article_lookup(fx, store):
+    a = store.article(fx.urls["museum"])
+    assert a.id == fx.ids["museum"] and a.version == 2 and a.garbled is None
+    assert store.article("https://nowhere.example/x") is None
+    # any form the identity key folds (www., tracking parameters) finds it through url_keys
+    variant = fx.urls["museum"].replace("https://", "http://www.") + "?utm_source=feed"
+    assert store.article(variant).id == fx.ids["museum"]
+    assert [v.version for v in store.versions(variant)] == [1, 2]
+
+
+def test_search(fx, store):
+    assert [a.url for a in store.search("mackerel")] == [fx.urls["mackerel"]]
+    assert {a.url for a in store.search("inspection")} == {fx.urls["bridge"], fx.urls["bridge_exact"]}
+    assert {a.url for a in store.search('"library budget" OR lantern')} == {fx.urls["library"], fx.urls["museum"]}
+    assert len(list(store.search("bridge", limit=1))) == 1
+    with pytest.raises(sqlite3.OperationalError):
+        list(store.search('"unbalanced'))
+
+
+def test_sql_passthrough_is_read_only(fx, store):
+    rows = store.sql("SELECT copy, kind FROM duplicates WHERE kind = ?", ("exact",))
+    assert [(r["copy"], r[1]) for r in rows] == [(fx.urls["bridge_exact"], "exact")]
+    with pytest.raises(sqlite3.OperationalError):
+        store.sql("DELETE FROM articles")
+
+
+def test_missing_database(tmp_path):
+    with pytest.raises(ExportError):
+        ingest.open(tmp_path / "missing.db")
+    assert not (tmp_path / "missing.db").exists()
