@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
 from .config import Config
 from .pipeline import Pipeline
+from .progress import progress
 from .sources.sitemap import SitemapStats, sitemap_candidates
 from .sources.urls import url_candidates
 from .sources.warc import WarcStats, warc_pages
@@ -51,8 +51,10 @@ async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts=
     """Run the pipeline over a source's records, skipping those already done."""
     report = BackfillReport()
     async with Pipeline(cfg, hosts=hosts, refetch_known=True, archive=archive) as pipe:
-        with _progress() as tick:
-            async for cand, page in as_items(source(pipe)):
+        records = source(pipe)
+        total = len(records) if hasattr(records, "__len__") else None  # URL lists: rate and ETA
+        with progress("backfill", total=total, unit="records") as tick:
+            async for cand, page in as_items(records):
                 if cand.record_key and await pipe.db(pipe.writer.is_done, cand.source, cand.record_key):
                     report.counts["already_done"] += 1
                 elif dry_run:
@@ -84,26 +86,3 @@ def from_warcs(paths: list[str], stats: WarcStats | None = None, max_bytes: int 
             yield from warc_pages(path, max_bytes=max_bytes, stats=stats)
 
     return records
-
-
-class _progress:
-    """A rich progress line (count and rate) on a terminal; nothing in logs or pipes."""
-
-    def __enter__(self):
-        self._bar = None
-        if sys.stderr.isatty():
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(SpinnerColumn(), TextColumn("{task.completed} records"), TimeElapsedColumn(),
-                                 transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task("backfill", total=None)
-        return self.tick
-
-    def tick(self):
-        if self._bar is not None:
-            self._bar.advance(self._task)
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.stop()

@@ -23,7 +23,9 @@ def main():
 @main.command()
 @config_options
 @click.option("--once", is_flag=True, help="Poll every feed once, finish all resulting work, exit.")
-def run(cfg, once):
+@click.option("--grace", type=click.FloatRange(min=0), default=20.0, show_default=True, metavar="SECONDS",
+              help="On SIGTERM/SIGINT, time in-flight work gets before it is abandoned.")
+def run(cfg, once, grace):
     """Run the daemon (or one pass with --once) on the configured feeds."""
     from .daemon import AlreadyRunning, Daemon, DaemonLock, run_once
 
@@ -35,7 +37,7 @@ def run(cfg, once):
                 pipe = asyncio.run(run_once(cfg))
                 click.echo(_summary(pipe.tally.counts), err=True)
             else:
-                asyncio.run(Daemon(cfg).run())
+                asyncio.run(Daemon(cfg, grace=grace).run())
     except AlreadyRunning as e:
         fail(str(e), 1)
 
@@ -150,6 +152,11 @@ def _register_optional() -> None:
 
     main.add_command(export_cmd)
     main.add_command(serve_cmd)
+    from .history import history_cmd
+    from .reextract import reextract_cmd
+
+    main.add_command(history_cmd)
+    main.add_command(reextract_cmd)
 
 
 _register_optional()

@@ -19,8 +19,14 @@ were never exceeded. Point several host names at it (e.g. a.test, b.test ->
 
 Every wait on the server side is bounded (`max_hang`), so no test can hang on it.
 Routes (all GET):
-  /feed.xml                 RSS 2.0 listing /article/1..n on the same host (?n=)
-  /article/{n}              a small healthy HTML article
+  /feed.xml                 RSS 2.0 listing /article/1..n on the same host (?n=; &prefix= names them
+                            /article/<prefix>1..; &delay= is passed on to each article)
+  /article/{n}              a small healthy HTML article (?delay= seconds before answering)
+  /list.xml                 RSS listing the given ?item= paths or URLs, in order (repeatable);
+                            ?ttl= minutes (RSS <ttl>), ?max_age= seconds (Cache-Control)
+  /grow/{key}               RSS listing /article/<key>-1..v, v = version of key (bump(key) adds one)
+  /edit/{key}               an article whose text names the version of key (bump(key) edits it);
+                            503 while key is in `broken`
   /status/{code}            that status; ?retry_after=<raw header value>
                             or ?retry_after_in=<seconds> (sent as an HTTP-date)
   /flaky/{key}              ?fail=N&code=503[&retry_after=..]: first N hits fail, then 200
@@ -54,6 +60,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from xml.sax.saxutils import escape as xml_escape
 
 from aiohttp import web
 
@@ -115,7 +122,8 @@ class FaultServer:
         self.seen: list[Seen] = []
         self.hits: dict[str, int] = {}  # path -> count
         self.completed: dict[str, bool] = {}  # path -> slow body fully sent
-        self.versions: dict[str, int] = {}  # /cond key -> version
+        self.versions: dict[str, int] = {}  # /cond, /grow, /edit key -> version
+        self.broken: set[str] = set()  # /edit keys answering 503
         self._lock = threading.Lock()  # stats may be read from another thread
         self._bombs: dict[int, bytes] = {}
         self._runner: web.AppRunner | None = None
@@ -128,6 +136,9 @@ class FaultServer:
             web.get("/robots.txt", self._robots),
             web.get("/feed.xml", self._feed),
             web.get("/article/{n}", self._article),
+            web.get("/list.xml", self._list),
+            web.get("/grow/{key}", self._grow),
+            web.get("/edit/{key}", self._edit),
             web.get("/status/{code}", self._status),
             web.get("/flaky/{key}", self._flaky),
             web.get("/hang", self._hang),
@@ -227,19 +238,53 @@ class FaultServer:
             return web.Response(status=rule, text="robots status")
         return web.Response(text=rule, content_type="text/plain")
 
+    @staticmethod
+    def _rss(base: str, links: list[str], title: str = "Fault feed", ttl: str | None = None,
+             headers: dict | None = None) -> web.Response:
+        items = "".join(
+            f"<item><title>Summit news {i}</title><link>{xml_escape(link)}</link>"
+            f"<guid>{xml_escape(link)}</guid><pubDate>Tue, 12 Jun 2018 0{i % 10}:00:00 GMT</pubDate></item>"
+            for i, link in enumerate(links, start=1)
+        )
+        extra = f"<ttl>{ttl}</ttl>" if ttl else ""
+        xml = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+               f"<title>{title}</title><link>{base}/</link>{extra}{items}</channel></rss>")
+        return web.Response(text=xml, content_type="application/rss+xml", headers=headers)
+
     async def _feed(self, request):
         n = int(request.query.get("n", "3"))
+        prefix = request.query.get("prefix", "")
+        delay = request.query.get("delay")
         base = f"http://{request.host}"
-        items = "".join(
-            f"<item><title>Summit news {i}</title><link>{base}/article/{i}</link>"
-            f"<guid>{base}/article/{i}</guid><pubDate>Tue, 12 Jun 2018 0{i % 10}:00:00 GMT</pubDate></item>"
-            for i in range(1, n + 1)
-        )
-        xml = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-               f"<title>Fault feed</title><link>{base}/</link>{items}</channel></rss>")
-        return web.Response(text=xml, content_type="application/rss+xml")
+        tail = f"?delay={delay}" if delay else ""
+        return self._rss(base, [f"{base}/article/{prefix}{i}{tail}" for i in range(1, n + 1)])
+
+    async def _list(self, request):
+        base = f"http://{request.host}"
+        links = [item if "://" in item else base + item for item in request.query.getall("item", [])]
+        headers = {"Cache-Control": f"max-age={request.query['max_age']}"} if "max_age" in request.query else None
+        return self._rss(base, links, ttl=request.query.get("ttl"), headers=headers)
+
+    async def _grow(self, request):
+        key = request.match_info["key"]
+        with self._lock:
+            version = self.versions.setdefault(key, 1)
+        base = f"http://{request.host}"
+        return self._rss(base, [f"{base}/article/{key}-{i}" for i in range(1, version + 1)], title=f"Growing {key}")
+
+    async def _edit(self, request):
+        key = request.match_info["key"]
+        with self._lock:
+            version = self.versions.setdefault(key, 1)
+            if key in self.broken:
+                return web.Response(status=503, text="temporarily broken")
+        text = ARTICLE.format(n=key).replace("</article>", f"<p>This is revision {version} of the story, "
+                                             f"updated with new statements from officials.</p></article>")
+        return web.Response(text=text, content_type="text/html")
 
     async def _article(self, request):
+        if "delay" in request.query:
+            await asyncio.sleep(min(float(request.query["delay"]), self.max_hang))
         return web.Response(text=ARTICLE.format(n=request.match_info["n"]), content_type="text/html",
                             headers={"Cache-Control": "max-age=60"})
 
@@ -333,7 +378,9 @@ class FaultServer:
         return self._bombs[size]
 
     async def _gzip_bomb(self, request):
-        body = self._bomb(int(request.query.get("size", str(100_000_000))))
+        # built on a thread (zlib releases the GIL): compressing 100 MB on the server's loop would
+        # delay the arrival times of other requests and fake a politeness violation
+        body = await asyncio.to_thread(self._bomb, int(request.query.get("size", str(100_000_000))))
         return web.Response(body=body, headers={"Content-Type": "text/html", "Content-Encoding": "gzip"})
 
     # ---- redirects ---------------------------------------------------------
@@ -410,3 +457,130 @@ class FaultServer:
         else:
             raise web.HTTPNotFound()
         return web.Response(text=body, headers=headers)
+
+
+# ---- daemon process helpers (tests/test_daemon*.py) --------------------------------------------
+# Real `ingest run` processes against a FaultServer. Each daemon is started in its own session
+# (process group) so a test can SIGKILL exactly that daemon, and afterwards reap the extraction
+# workers it left behind, by that group id and nothing else.
+
+def daemon_config(path, db, feeds, *, topics=(), fetch=None, schedule=None, workers=1):
+    """Write a YAML config for a daemon test: fast, permissive fetch; short schedule bounds."""
+    import yaml
+
+    data = {
+        "database": str(db),
+        "feeds": [{"url": u} for u in feeds],
+        "topics": list(topics),
+        "workers": workers,
+        "fetch": {"allow_private_addresses": True, "per_host_delay": 0.0, "per_host_concurrency": 2, "retries": 0,
+                  "timeout": 3.0, "connect_timeout": 1.0, "backoff_base": 0.05, "max_retry_after": 5.0,
+                  "obey_robots": False, "robots_error_ttl": 5.0, **(fetch or {})},
+        "schedule": {"min_interval": 1.0, "default_interval": 2.0, "max_interval": 30.0, **(schedule or {})},
+    }
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def ingest_env(hosts=None) -> dict:
+    """Environment for an `ingest` subprocess; `hosts` names are pinned to 127.0.0.1 (test-only)."""
+    import os
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("INGEST_TEST_HOSTS", None)
+    if hosts:
+        env["INGEST_TEST_HOSTS"] = ",".join(f"{name}={addr}" for name, addr in dict(hosts).items())
+    return env
+
+
+def start_daemon(config, *args, log_path, hosts=None):
+    """Start `ingest run --config CONFIG ARGS...` in its own process group, stderr to log_path."""
+    import subprocess
+    import sys
+
+    log = open(log_path, "ab")
+    try:
+        return subprocess.Popen([sys.executable, "-m", "ingest", "run", "--config", str(config), *args],
+                                stdout=log, stderr=log, env=ingest_env(hosts), start_new_session=True)
+    finally:
+        log.close()
+
+
+def reap(proc) -> None:
+    """Kill what is left of a daemon's process group (the daemon, orphaned workers)."""
+    import os
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(5)
+    except Exception:
+        pass
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def query(db, sql: str, *params):
+    """Rows from the database, read-only, tolerant of a daemon writing beside us."""
+    import os
+    import sqlite3
+
+    if not os.path.exists(db):
+        return []
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return []
+        raise
+    finally:
+        conn.close()
+
+
+def consistency_problems(db) -> list[str]:
+    """Everything that would mean a half-written article, an inconsistent file or a lost schedule."""
+    import os
+    import sqlite3
+
+    if not os.path.exists(db):
+        return []  # killed before it was created
+    conn = sqlite3.connect(str(db), timeout=10)
+    try:
+        problems = []
+        check = conn.execute("PRAGMA integrity_check").fetchall()
+        if check != [("ok",)]:
+            problems.append(f"integrity_check: {check[:3]}")
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles'").fetchone():
+            return problems  # killed before the first migration committed: an empty, valid file
+        for (n,) in [conn.execute("SELECT count(*) FROM articles a WHERE a.versions != "
+                                  "(SELECT count(*) FROM versions v WHERE v.article_id = a.id)").fetchone()]:
+            if n:
+                problems.append(f"{n} articles whose versions count differs from their version rows")
+        n = conn.execute("SELECT count(*) FROM articles a WHERE NOT EXISTS (SELECT 1 FROM versions v "
+                         "WHERE v.article_id = a.id AND v.n = a.current_version)").fetchone()[0]
+        if n:
+            problems.append(f"{n} articles whose current_version has no version row")
+        n = conn.execute("SELECT count(*) FROM versions v WHERE v.blob_hash IS NOT NULL AND NOT EXISTS "
+                         "(SELECT 1 FROM blobs b WHERE b.hash = v.blob_hash)").fetchone()[0]
+        if n:
+            problems.append(f"{n} versions whose raw blob is missing")
+        fk = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if fk:
+            problems.append(f"foreign_key_check: {fk[:3]}")
+        return problems
+    finally:
+        conn.close()

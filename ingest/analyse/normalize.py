@@ -19,6 +19,15 @@ _QUOTES = str.maketrans({
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
     "\u00a0": " ", "\u2007": " ", "\u202f": " ", "\u200b": "", "\u200c": "", "\u200d": "", "\ufeff": "",
 })
+
+# str.translate with a dict looks every character up in Python; these characters are rare,
+# so a regex finds them ~9x faster (same result; a hot path of fingerprint and writer).
+_QUOTES_RE = re.compile("[" + "".join(re.escape(chr(k)) for k in _QUOTES) + "]")
+
+
+def _fold_quotes(text: str) -> str:
+    return _QUOTES_RE.sub(lambda m: _QUOTES[ord(m.group())], text)
+
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
 _MASK63 = (1 << 63) - 1
@@ -30,7 +39,7 @@ def normalise_text(text: str) -> str:
     Whitespace (including paragraph breaks) collapses to one space so that a markup-only
     re-layout of an article is not a new version and not a different text.
     """
-    return _WS.sub(" ", unicodedata.normalize("NFKC", text).translate(_QUOTES)).strip()
+    return _WS.sub(" ", _fold_quotes(unicodedata.normalize("NFKC", text))).strip()
 
 
 def text_hash(text: str) -> str:
@@ -161,7 +170,7 @@ MIN_SENTENCE_CHARS = 30
 
 def normalise_lines(text: str) -> str:
     """`normalise_text` that keeps line breaks (sentence splitting needs paragraphs)."""
-    return unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return _fold_quotes(unicodedata.normalize("NFKC", text))
 
 
 def sentence_key(sentence: str) -> tuple[int, int] | None:

@@ -2,49 +2,95 @@
 
 The pool uses the forkserver start method with the worker module preloaded: workers are
 forked from a clean server process, so they never inherit the daemon's sockets or
-SQLite handles, and trafilatura is imported once, not per task.
+SQLite handles, and trafilatura is imported once, not per task. The topic matcher is
+handed to each worker once (initializer), not pickled with every page.
+
+Only what the worker needs crosses the process boundary: the page without its raw
+bytes on the way in, the document and fingerprint (not the page again) on the way out.
+
+A worker that dies (the OOM killer on a hostile page, a segfault in a C extension)
+breaks the whole executor; the pool replaces it without blocking the event loop and
+retries the pages that were in flight once, so the page that kills its worker twice is
+skipped and every other page is extracted.
 """
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 
 from ingest.records import Candidate, Extracted, Page
 from ingest.topics import TopicMatcher
 
-from .worker import Skipped, extract
+from . import worker
+from .worker import Skipped
 
-
-def _warm() -> int:
-    return 0
+ATTEMPTS = 2  # a page in flight when a worker died is tried once more on the new pool
 
 
 class ExtractPool:
     def __init__(self, workers: int, matcher: TopicMatcher):
-        self.workers = workers
+        self.workers = max(1, workers)
         self.matcher = matcher
         self._executor: ProcessPoolExecutor | None = None
+        self._restart_lock: asyncio.Lock | None = None
+        self.pids: Counter = Counter()  # worker pid -> pages it extracted (tests, benchmarks)
+        self.restarts = 0
 
-    def start(self) -> "ExtractPool":
+    def _new_executor(self) -> ProcessPoolExecutor:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["ingest.extract.worker"])
-        self._executor = ProcessPoolExecutor(self.workers, mp_context=ctx)
-        # Start every worker now (the executor starts them lazily on submit).
-        for f in [self._executor.submit(_warm) for _ in range(self.workers)]:
+        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=worker.init_worker,
+                                   initargs=(self.matcher,))
+
+    def start(self) -> "ExtractPool":
+        """Start the forkserver and every worker now (the executor starts them lazily on submit).
+
+        Synchronous on purpose: called before the event loop opens any socket.
+        """
+        self._executor = self._new_executor()
+        for f in [self._executor.submit(worker.warm) for _ in range(self.workers)]:
             f.result()
         return self
 
+    @property
+    def worker_pids(self) -> list[int]:
+        """Pids of the live worker processes (for RSS measurements)."""
+        procs = getattr(self._executor, "_processes", None) or {}
+        return [p.pid for p in list(procs.values()) if p.pid]
+
     async def extract(self, page: Page, candidate: Candidate) -> Extracted | Skipped:
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, extract, page, candidate, self.matcher)
-        except BrokenProcessPool:
-            # A worker died (e.g. the OOM killer on a hostile page): restart the pool, skip the page.
-            self.close()
-            self.start()
-            return Skipped(page.url, "error", "extraction worker died")
+        slim = replace(page, body=b"")  # the worker reads page.html; the raw bytes stay here
+        for _ in range(ATTEMPTS):
+            executor = self._executor
+            try:
+                pid, result = await asyncio.wrap_future(executor.submit(worker.run, slim, candidate))
+            except BrokenProcessPool:
+                await self._restart(executor)
+                continue
+            self.pids[pid] += 1
+            if isinstance(result, Skipped):
+                return result
+            document, fingerprint, topics = result
+            return Extracted(page=page, document=document, fingerprint=fingerprint, topics=topics)
+        return Skipped(page.url, "error", "extraction worker died")
+
+    async def _restart(self, broken: ProcessPoolExecutor | None) -> None:
+        """Replace a broken executor once, however many pages noticed it; never blocks the loop."""
+        if self._restart_lock is None:
+            self._restart_lock = asyncio.Lock()
+        async with self._restart_lock:
+            if self._executor is not broken:  # another task already replaced it
+                return
+            if broken is not None:
+                broken.shutdown(wait=False, cancel_futures=True)
+            fresh = self._new_executor()
+            await asyncio.gather(*(asyncio.wrap_future(fresh.submit(worker.warm)) for _ in range(self.workers)))
+            self._executor = fresh
+            self.restarts += 1
 
     def close(self) -> None:
         if self._executor is not None:

@@ -5,14 +5,18 @@ the writer; the writer only does SQLite look-ups and inserts.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from importlib.metadata import version
 
 import trafilatura
+from trafilatura.meta import reset_caches
 
 from ingest.analyse import fingerprint
 from ingest.records import Candidate, Document, Extracted, Page
 from ingest.topics import TopicMatcher
+
+from .dates import page_dates
 
 EXTRACTOR = f"trafilatura {version('trafilatura')}"
 
@@ -26,15 +30,33 @@ class Skipped:
     message: str = ""
 
 
+# htmldate's extensive search (every date-like string of the page) is a third of trafilatura's
+# time on a news page (docs/performance.md). It is only worth it when htmldate's answer is
+# used: when neither the feed/sitemap nor the page's JSON-LD/meta tags give the date.
+QUICK_DATES = {"extensive_search": False, "original_date": True}
+
+
+def date_params(candidate: Candidate | None, declared) -> dict | None:
+    """htmldate parameters: trafilatura's defaults when its date is needed, the quick search otherwise."""
+    if (candidate is not None and candidate.published is not None) or declared.published:
+        return dict(QUICK_DATES)
+    return None
+
+
 def extract_document(html: str, url: str, candidate: Candidate | None = None) -> Document | None:
     """trafilatura with metadata; deduplicate=False (a repeated paragraph is evidence, not noise)."""
+    # A feed's or sitemap's date has a time and a zone; so do the publisher's JSON-LD and meta
+    # tags (ingest/extract/dates.py); htmldate's is a guess and often a bare day.
+    declared = page_dates(html)
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, deduplicate=False,
-                                      include_comments=False, include_tables=True)
+                                      include_comments=False, include_tables=True,
+                                      date_extraction_params=date_params(candidate, declared))
     if doc is None or not (doc.text or "").strip():
         return None
-    # A feed's or sitemap's date has a time and a zone; htmldate's is often a bare day.
     if candidate is not None and candidate.published is not None:
         published, date_source = candidate.published.isoformat(), candidate.source
+    elif declared.published:
+        published, date_source = declared.published, declared.published_source
     else:
         published, date_source = doc.date, "htmldate" if doc.date else None
     title = (doc.title or (candidate.title if candidate else None) or "").strip()
@@ -43,7 +65,7 @@ def extract_document(html: str, url: str, candidate: Candidate | None = None) ->
         text=doc.text.strip(),
         author=doc.author or None,
         published=published,
-        modified=None,
+        modified=declared.modified,
         language=doc.language or None,
         sitename=doc.sitename or None,
         canonical_url=doc.url if doc.url and doc.url != url else (doc.url or None),
@@ -64,3 +86,34 @@ def extract(page: Page, candidate: Candidate, matcher: TopicMatcher) -> Extracte
     if not matcher.keeps_everything and not topics:
         return Skipped(page.url, "off_topic")
     return Extracted(page=page, document=doc, fingerprint=fingerprint(doc.title, doc.text), topics=topics)
+
+
+# --- the process-pool side (pool.py) -------------------------------------------------------
+_MATCHER: TopicMatcher | None = None
+RESET_CACHES_EVERY = 1000  # pages; trafilatura/htmldate keep LRU caches that otherwise grow with the run
+_done = 0
+
+
+def init_worker(matcher: TopicMatcher) -> None:
+    """ProcessPoolExecutor initializer: the matcher is sent once per worker, not per page."""
+    global _MATCHER
+    _MATCHER = matcher
+
+
+def warm() -> int:
+    return os.getpid()
+
+
+def run(page: Page, candidate: Candidate):
+    """One task: (worker pid, Skipped | (document, fingerprint, topics)). The page is not sent back."""
+    global _done
+    result = extract(page, candidate, _MATCHER if _MATCHER is not None else TopicMatcher(()))
+    _done += 1
+    if _done % RESET_CACHES_EVERY == 0:
+        try:
+            reset_caches()
+        except Exception:  # pragma: no cover - best effort
+            pass
+    if isinstance(result, Extracted):
+        return os.getpid(), (result.document, result.fingerprint, result.topics)
+    return os.getpid(), result

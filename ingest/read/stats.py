@@ -19,6 +19,8 @@ class FeedHealth:
     interval: float | None
     items_last_poll: int | None
     new_last_poll: int | None
+    articles: int  # distinct articles this feed has listed
+    status: str  # "ok" | "failing" | "never polled"
 
 
 @dataclass(frozen=True)
@@ -46,14 +48,25 @@ def collect(db_path: str) -> Stats:
             key = f"{kind}:{sub}" if kind == "duplicate" else kind
             flags[key] = flags.get(key, 0) + n
         fetches = dict(conn.execute("SELECT outcome, count(*) FROM fetches GROUP BY 1 ORDER BY 2 DESC").fetchall())
-        feeds = [FeedHealth(*row) for row in conn.execute(
+        feeds = [FeedHealth(*row, status=_status(row[3], row[5])) for row in conn.execute(
             "SELECT url, name, polls, last_ok_at, last_error, last_error_at, failures, next_poll_at, interval, "
-            "items_last_poll, new_last_poll FROM feeds ORDER BY url")]
+            "items_last_poll, new_last_poll, "
+            "(SELECT count(DISTINCT s.article_id) FROM sightings s WHERE s.feed_id = feeds.id) "
+            "FROM feeds ORDER BY url")]
         return Stats(one("SELECT count(*) FROM articles"), one("SELECT count(*) FROM versions"),
                      one("SELECT count(DISTINCT site) FROM articles"), one("SELECT count(*) FROM sightings"),
                      flags, fetches, feeds)
     finally:
         conn.close()
+
+
+def _status(last_ok_at: str | None, last_error_at: str | None) -> str:
+    """Same rule as the feed_health view: failing when the last poll failed."""
+    if last_ok_at is None and last_error_at is None:
+        return "never polled"
+    if last_ok_at is None or (last_error_at is not None and last_error_at > last_ok_at):
+        return "failing"
+    return "ok"
 
 
 def render(stats: Stats) -> str:
@@ -64,7 +77,12 @@ def render(stats: Stats) -> str:
     if stats.feeds:
         lines.append("feeds:")
         for f in stats.feeds:
-            state = "ok" if not f.failures else f"failing x{f.failures:g}: {f.last_error}"
-            lines.append(f"  {f.url}  polls {f.polls}  {state}  last ok {f.last_ok_at or '-'}  "
-                         f"items {f.items_last_poll if f.items_last_poll is not None else '-'}  next {f.next_poll_at or '-'}")
+            if f.status == "failing":
+                state = f"FAILING x{f.failures:g} (last error {f.last_error_at}: {f.last_error})"
+            else:
+                state = f.status
+            items = f"{f.items_last_poll}/{f.new_last_poll or 0} new" if f.items_last_poll is not None else "-"
+            every = f"{f.interval:.0f}s" if f.interval else "-"
+            lines.append(f"  {f.url}  {state}  polls {f.polls}  last ok {f.last_ok_at or '-'}  items {items}  "
+                         f"articles {f.articles}  every {every}  next {f.next_poll_at or '-'}")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ no library folds mobile/AMP variants of news URLs.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from courlan import normalize_url
@@ -55,18 +56,59 @@ def same_site(a: str, b: str) -> bool:
     return bool(sa) and (sa == sb or sa.endswith("." + sb) or sb.endswith("." + sa))
 
 
-def identity_keys(url: str, final_url: str | None = None, canonical_url: str | None = None,
-                  guid: str | None = None, feed_url: str | None = None) -> list[str]:
-    """Every key naming this article, most specific first.
+@dataclass(frozen=True)
+class Identity:
+    """The keys of one sighting of an article, by kind (None when the sighting has none).
+
+    `ordered()` is the look-up priority when keys point at different stored articles: the
+    publisher's own canonical URL first, then where the request ended up, then the URL as
+    listed, then the feed GUID (feeds re-use GUIDs, so it is the weakest name).
+    """
+
+    url: str
+    final: str | None = None
+    canonical: str | None = None
+    guid: str | None = None
+
+    def ordered(self) -> list[tuple[str, str]]:
+        kinds = (("canonical", self.canonical), ("final", self.final), ("url", self.url), ("guid", self.guid))
+        seen: dict[str, str] = {}
+        for kind, key in kinds:
+            if key and key not in seen:
+                seen[key] = kind
+        return [(kind, key) for key, kind in seen.items()]
+
+    def keys(self) -> list[str]:
+        """Every key, the request URL's first (it becomes `articles.url_key` of a new article)."""
+        return list(dict.fromkeys(k for k in (self.url, self.final, self.canonical, self.guid) if k))
+
+
+def identify(url: str, final_url: str | None = None, canonical_url: str | None = None,
+             guid: str | None = None, feed_url: str | None = None) -> Identity:
+    """The keys naming this sighting of an article.
 
     A canonical URL on another site is ignored (syndication partners point at the
-    original; that is a duplicate, not the same article). A GUID is scoped to its feed.
+    original; that is a duplicate, not the same article), and so is one naming the
+    site's front page (a common template mistake that would merge every article of a
+    site into one). A GUID is scoped to its feed's site.
     """
-    keys = [url_key(url)]
-    if final_url:
-        keys.append(url_key(final_url))
-    if canonical_url and canonical_url.startswith(("http://", "https://")) and same_site(canonical_url, final_url or url):
-        keys.append(url_key(canonical_url))
-    if guid and feed_url:
-        keys.append(f"guid:{site_of(feed_url)}:{guid.strip()}")
-    return list(dict.fromkeys(keys))
+    canonical = None
+    if (canonical_url and canonical_url.startswith(("http://", "https://"))
+            and same_site(canonical_url, final_url or url) and not _is_front_page(canonical_url)):
+        canonical = url_key(canonical_url)
+    return Identity(
+        url=url_key(url),
+        final=url_key(final_url) if final_url else None,
+        canonical=canonical,
+        guid=f"guid:{site_of(feed_url)}:{guid.strip()}" if guid and guid.strip() and feed_url else None,
+    )
+
+
+def identity_keys(url: str, final_url: str | None = None, canonical_url: str | None = None,
+                  guid: str | None = None, feed_url: str | None = None) -> list[str]:
+    """Every key naming this article, the request URL's first (see `identify`)."""
+    return identify(url, final_url, canonical_url, guid, feed_url).keys()
+
+
+def _is_front_page(url: str) -> bool:
+    return urlsplit(url).path.strip("/") in ("", "index.html", "index.htm", "index.php", "amp")

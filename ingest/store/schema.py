@@ -321,6 +321,12 @@ MIGRATIONS: list[str] = [
         WHERE v.article_id = old.id AND v.n = old.current_version;
     END;
     """,
+    # 5: versions (ingest/store/versions.py, docs/versions.md): each sighting names the stored
+    # version the page equalled (unchanged, flipflop) or created (new, version); NULL when
+    # the page was not fetched or its extraction was suspect.
+    """
+    ALTER TABLE sightings ADD COLUMN version_n INTEGER;
+    """,
 ]
 
 

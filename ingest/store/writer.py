@@ -7,7 +7,6 @@ backfill mark) or none of it.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from contextlib import contextmanager
@@ -21,7 +20,9 @@ from ingest.analyse import CorpusIndex
 from ingest.config import Config, FeedConfig
 from ingest.records import Candidate, Extracted, Verdict
 
-from .identity import identity_keys, site_of, url_key
+from .identity import Identity, identify, site_of, url_key
+from .versions import (RULES, Decision, Fetched, Seen, VersionRules, body_hash, count_words, decide, overlap,
+                       word_changes)
 
 _ZSTD = zstandard.ZstdCompressor(level=10)
 
@@ -40,9 +41,10 @@ class Stored:
 
     article_id: int
     url: str
-    outcome: str  # "new" | "version" | "unchanged"
+    outcome: str  # "new" | "version" | "unchanged" | "flipflop" | "suspect"
     version: int  # the article's current version after this
     flags: tuple[str, ...] = ()  # e.g. ("duplicate:exact",) for this version
+    seen_version: int | None = None  # the stored version the page equals (None: a suspect extraction)
 
 
 @dataclass(frozen=True)
@@ -66,23 +68,16 @@ class Known:
     due: bool  # its re-check time has come
 
 
-def word_changes(old: str, new: str) -> tuple[int, int]:
-    """(words added, words removed) between two texts, word-level."""
-    a, b = old.split(), new.split()
-    added = removed = 0
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op in ("replace", "delete"):
-            removed += i2 - i1
-        if op in ("replace", "insert"):
-            added += j2 - j1
-    return added, removed
+GUID_REUSE_OVERLAP = 0.2  # a GUID-only match sharing less of its vocabulary than this is another story
+GUID_REUSE_MIN_WORDS = 50  # ...when both texts have at least this many words (docs/versions.md: Economist teasers)
 
 
 class Writer:
-    def __init__(self, db: sqlite_utils.Database, cfg: Config):
+    def __init__(self, db: sqlite_utils.Database, cfg: Config, rules: VersionRules = RULES):
         self.db = db
         self.conn = db.conn
         self.cfg = cfg
+        self.rules = rules
         self.index = CorpusIndex(db, cfg.analysis)
 
     @contextmanager
@@ -139,14 +134,28 @@ class Writer:
 
     # --- look-ups --------------------------------------------------------------------------
     def known(self, candidate: Candidate) -> Known | None:
-        keys = identity_keys(candidate.url, guid=candidate.guid, feed_url=candidate.feed_url)
-        marks = ",".join("?" * len(keys))
-        row = self.conn.execute(
-            f"SELECT a.id, a.next_check_at FROM url_keys k JOIN articles a ON a.id = k.article_id "
-            f"WHERE k.key IN ({marks}) LIMIT 1", keys).fetchone()
-        if row is None:
+        """The stored article a feed entry names, before fetching it.
+
+        Found only through its GUID, under a URL no stored article has: the entry is due
+        for a fetch whatever its schedule (a headline-derived URL changed, or the feed
+        re-used the GUID for another story; storing the page tells which).
+        """
+        ident = identify(candidate.url, guid=candidate.guid, feed_url=candidate.feed_url)
+        hits = self._lookup(ident)
+        if not hits:
             return None
-        return Known(row[0], row[1] is not None and row[1] <= now_iso())
+        kind, article_id = hits[0]
+        row = self.conn.execute("SELECT next_check_at FROM articles WHERE id = ?", (article_id,)).fetchone()
+        due = kind == "guid" or (row[0] is not None and row[0] <= now_iso())
+        return Known(article_id, due)
+
+    def _lookup(self, ident: Identity) -> list[tuple[str, int]]:
+        """(key kind, article id) for every key of `ident` that is stored, in priority order."""
+        ordered = ident.ordered()
+        marks = ",".join("?" * len(ordered))
+        found = dict(self.conn.execute(f"SELECT key, article_id FROM url_keys WHERE key IN ({marks})",
+                                       [k for _, k in ordered]).fetchall())
+        return [(kind, found[key]) for kind, key in ordered if key in found]
 
     def due_for_recheck(self, limit: int) -> list[tuple[int, str]]:
         """Articles whose re-check time has come, oldest due first (index seek, no scan)."""
@@ -162,6 +171,7 @@ class Writer:
 
     # --- small writes ----------------------------------------------------------------------
     def add_sighting(self, article_id: int, candidate: Candidate, outcome: str) -> None:
+        """A sighting without a fetch (e.g. a feed listed a stored article again)."""
         with self.txn():
             self._sighting(article_id, candidate, outcome, now_iso())
             self.conn.execute("UPDATE articles SET last_seen = ? WHERE id = ?", (now_iso(), article_id))
@@ -174,14 +184,15 @@ class Writer:
                 c.execute("INSERT OR REPLACE INTO off_topic (url_key, at) VALUES (?, ?)", (url_key(candidate.url), now_iso()))
             self._mark_done(candidate, reason)
 
-    def _sighting(self, article_id: int, cand: Candidate, outcome: str, at: str) -> None:
+    def _sighting(self, article_id: int, cand: Candidate, outcome: str, at: str, version_n: int | None = None) -> None:
         feed_id = None
         if cand.feed_url:
             row = self.conn.execute("SELECT id FROM feeds WHERE url = ?", (cand.feed_url,)).fetchone()
             feed_id = row[0] if row else None
         self.conn.execute(
-            "INSERT INTO sightings (article_id, feed_id, source, seen_at, url, guid, entry_title, outcome) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (article_id, feed_id, cand.source, at, cand.url, cand.guid, cand.title, outcome))
+            "INSERT INTO sightings (article_id, feed_id, source, seen_at, url, guid, entry_title, outcome, version_n) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (article_id, feed_id, cand.source, at, cand.url, cand.guid, cand.title, outcome, version_n))
 
     def _mark_done(self, cand: Candidate, outcome: str) -> None:
         if cand.record_key:
@@ -200,22 +211,48 @@ class Writer:
 
     def _store(self, candidate: Candidate, ex: Extracted) -> Stored:
         page, doc = ex.page, ex.document
-        keys = identity_keys(candidate.url, page.final_url, doc.canonical_url, candidate.guid, candidate.feed_url)
+        ident = identify(candidate.url, page.final_url, doc.canonical_url, candidate.guid, candidate.feed_url)
         seen = iso(page.fetched_at)
-        marks = ",".join("?" * len(keys))
-        row = self.conn.execute(f"SELECT article_id FROM url_keys WHERE key IN ({marks}) LIMIT 1", keys).fetchone()
-        if row is None:
-            result = self._new_article(candidate, ex, keys, seen)
+        article_id = self._resolve(ident, ex)
+        if article_id is None:
+            result = self._new_article(candidate, ex, ident, seen)
         else:
-            result = self._seen_again(row[0], candidate, ex, keys, seen)
-        self._sighting(result.article_id, candidate, result.outcome, seen)
+            result = self._seen_again(article_id, candidate, ex, ident, seen)
+        self._sighting(result.article_id, candidate, result.outcome, seen, result.seen_version)
         self._mark_done(candidate, result.outcome)
         return result
 
-    def _new_article(self, cand: Candidate, ex: Extracted, keys: list[str], seen: str) -> Stored:
+    def _resolve(self, ident: Identity, ex: Extracted) -> int | None:
+        """The stored article this page is, or None for a new one.
+
+        Keys are tried canonical, final URL, listed URL, GUID. A match through the GUID
+        alone is checked against the text: feeds can re-use GUIDs for other stories, so a
+        page sharing almost no vocabulary with the article the GUID names is a new article,
+        and the GUID moves to it. Only for texts long enough to tell: a feed's headline and
+        teaser change wholesale with a new headline-derived URL for the same story (the
+        Economist does this, docs/versions.md).
+        """
+        hits = self._lookup(ident)
+        if not hits:
+            return None
+        kind, article_id = hits[0]
+        if kind != "guid":
+            return article_id
+        title, text = self.conn.execute(
+            "SELECT v.title, v.text FROM articles a JOIN versions v ON v.article_id = a.id AND v.n = a.current_version "
+            "WHERE a.id = ?", (article_id,)).fetchone()
+        if min(count_words(text), count_words(ex.document.text)) < GUID_REUSE_MIN_WORDS:
+            return article_id  # teasers are too short to tell; a GUID with a new URL is usually a new headline
+        if overlap(text, ex.document.text) >= GUID_REUSE_OVERLAP or overlap(title, ex.document.title) >= 0.5:
+            return article_id
+        self.conn.execute("DELETE FROM url_keys WHERE key = ?", (ident.guid,))
+        return None
+
+    def _new_article(self, cand: Candidate, ex: Extracted, ident: Identity, seen: str) -> Stored:
         page, doc = ex.page, ex.document
         c = self.conn
         site = site_of(page.final_url)
+        keys = ident.keys()
         cur = c.execute(
             "INSERT INTO articles (url, canonical_url, final_url, url_key, site, first_seen, last_seen, published, "
             "topics, next_check_at, check_interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -224,39 +261,111 @@ class Writer:
         article_id = cur.lastrowid
         c.executemany("INSERT OR IGNORE INTO url_keys (key, article_id) VALUES (?, ?)", [(k, article_id) for k in keys])
         flags = self._add_version(article_id, 1, "first", ex, seen, site, doc.published, seen)
-        return Stored(article_id, cand.url, "new", 1, flags)
+        return Stored(article_id, cand.url, "new", 1, flags, 1)
 
-    def _seen_again(self, article_id: int, cand: Candidate, ex: Extracted, keys: list[str], seen: str) -> Stored:
-        c = self.conn
-        c.executemany("INSERT OR IGNORE INTO url_keys (key, article_id) VALUES (?, ?)", [(k, article_id) for k in keys])
-        n, text_hash, title_hash, old_text, site, first_seen, published, topics, interval, url = c.execute(
+    def _current(self, article_id: int) -> dict:
+        row = self.conn.execute(
             "SELECT v.n, v.text_hash, v.title_hash, v.text, a.site, a.first_seen, a.published, a.topics, "
-            "a.check_interval, a.url FROM articles a JOIN versions v ON v.article_id = a.id AND v.n = a.current_version "
-            "WHERE a.id = ?", (article_id,)).fetchone()
-        merged = json.dumps(list(dict.fromkeys(json.loads(topics) + list(ex.topics))))
-        fp = ex.fingerprint
-        if fp.text_hash == text_hash and fp.title_hash == title_hash:
-            next_at, next_interval = self._next_check(seen, first_seen, interval, changed=False)
+            "a.check_interval, a.url, v.title FROM articles a "
+            "JOIN versions v ON v.article_id = a.id AND v.n = a.current_version WHERE a.id = ?", (article_id,)).fetchone()
+        return dict(zip(("n", "text_hash", "title_hash", "text", "site", "first_seen", "published", "topics",
+                         "interval", "url", "title"), row))
+
+    def _earlier(self, article_id: int, current_n: int) -> list[Seen]:
+        """The versions before the current one, newest first, as many as the flip-flop window."""
+        rows = self.conn.execute("SELECT n, text_hash, title_hash FROM versions WHERE article_id = ? AND n != ? "
+                                 "ORDER BY n DESC LIMIT ?", (article_id, current_n, self.rules.flipflop_window))
+        return [Seen(*r) for r in rows]
+
+    def _decide(self, cur: dict, article_id: int, ex: Extracted, earlier: bool = True) -> Decision:
+        fp, doc = ex.fingerprint, ex.document
+        current = Seen(cur["n"], cur["text_hash"], cur["title_hash"], count_words(cur["text"]),
+                       body_hash(cur["title"], cur["text"]))
+        new = Fetched(fp.text_hash, fp.title_hash, count_words(doc.text), body_hash(doc.title, doc.text))
+        return decide(new, current, self._earlier(article_id, cur["n"]) if earlier else [], self.rules)
+
+    def _seen_again(self, article_id: int, cand: Candidate, ex: Extracted, ident: Identity, seen: str) -> Stored:
+        c = self.conn
+        c.executemany("INSERT OR IGNORE INTO url_keys (key, article_id) VALUES (?, ?)",
+                      [(k, article_id) for k in ident.keys()])
+        cur = self._current(article_id)
+        merged = json.dumps(list(dict.fromkeys(json.loads(cur["topics"]) + list(ex.topics))))
+        d = self._decide(cur, article_id, ex)
+        if d.outcome != "version":
+            next_at, next_interval = self._next_check(seen, cur["first_seen"], cur["interval"], changed=False)
             c.execute("UPDATE articles SET last_seen = ?, topics = ?, next_check_at = ?, check_interval = ? WHERE id = ?",
                       (seen, merged, next_at, next_interval, article_id))
-            return Stored(article_id, url, "unchanged", n)
-        change = "edit" if fp.text_hash != text_hash else "title"
-        next_at, next_interval = self._next_check(seen, first_seen, interval, changed=True)
+            flags: tuple[str, ...] = ()
+            if d.outcome == "suspect":
+                flags = self._flag_suspect(article_id, cur["n"], d, ex, seen)
+            return Stored(article_id, cur["url"], d.outcome, cur["n"], flags, d.matched)
+        next_at, next_interval = self._next_check(seen, cur["first_seen"], cur["interval"], changed=True)
         c.execute("UPDATE articles SET last_seen = ?, topics = ?, next_check_at = ?, check_interval = ?, "
                   "published = COALESCE(published, ?) WHERE id = ?",
                   (seen, merged, next_at, next_interval, ex.document.published, article_id))
-        flags = self._add_version(article_id, n + 1, change, ex, seen, site, published or ex.document.published,
-                                  first_seen, old_text)
-        return Stored(article_id, url, "version", n + 1, flags)
+        n = self._next_n(article_id)
+        flags = self._add_version(article_id, n, d.change, ex, seen, cur["site"],
+                                  cur["published"] or ex.document.published, cur["first_seen"], cur["text"])
+        return Stored(article_id, cur["url"], "version", n, flags, n)
+
+    def _next_n(self, article_id: int) -> int:
+        return self.conn.execute("SELECT COALESCE(max(n), 0) + 1 FROM versions WHERE article_id = ?",
+                                 (article_id,)).fetchone()[0]
+
+    def _flag_suspect(self, article_id: int, n: int, d: Decision, ex: Extracted, seen: str) -> tuple[str, ...]:
+        """Flag the current version's latest fetch as a collapsed extraction (once per version).
+
+        The suspect page's HTML is kept (content-addressed, like a version's) and named in
+        the evidence, so `ingest reextract` or a person can look at it later.
+        """
+        blob = self._blob(ex.page.body)
+        exists = self.conn.execute("SELECT 1 FROM flags WHERE article_id = ? AND version_n = ? AND kind = "
+                                   "'extraction_suspect'", (article_id, n)).fetchone()
+        if exists is None:
+            detail = {"ratio": d.ratio, "words": count_words(ex.document.text), "fetched_at": seen, "blob_hash": blob,
+                      "final_url": ex.page.final_url, "extractor": ex.document.extractor}
+            self.conn.execute(
+                "INSERT INTO flags (article_id, version_n, kind, subkind, score, detail, created_at) "
+                "VALUES (?, ?, 'extraction_suspect', 'collapsed', ?, ?, ?)",
+                (article_id, n, round(1 - (d.ratio or 0), 3), json.dumps(detail), seen))
+        return ("extraction_suspect",)
+
+    def _blob(self, body: bytes) -> str:
+        """Store raw bytes once, zstd-compressed, under their sha256; return the hash."""
+        blob = hashlib.sha256(body).hexdigest()
+        if self.conn.execute("SELECT 1 FROM blobs WHERE hash = ?", (blob,)).fetchone() is None:
+            self.conn.execute("INSERT INTO blobs (hash, size, data) VALUES (?, ?, ?)",
+                              (blob, len(body), _ZSTD.compress(body)))
+        return blob
+
+    # --- re-extraction (ingest/reextract.py) -------------------------------------------------
+    def store_reextract(self, article_id: int, ex: Extracted) -> Stored:
+        """Record a re-extraction of the current version's stored HTML.
+
+        A different text or title becomes a version with change "reextract" (the extractor
+        changed, not the publisher); a collapsed one is flagged suspect and not stored. No
+        sighting: nobody saw the article again. The HTML blob is shared with the version
+        it came from, and fetched_at stays the time that HTML was fetched.
+        """
+        with self.txn():
+            cur = self._current(article_id)
+            d = self._decide(cur, article_id, ex, earlier=False)
+            seen = iso(ex.page.fetched_at)
+            if d.outcome == "unchanged":
+                return Stored(article_id, cur["url"], "unchanged", cur["n"])
+            if d.outcome == "suspect":
+                return Stored(article_id, cur["url"], "suspect", cur["n"], self._flag_suspect(article_id, cur["n"], d, ex, seen))
+            n = self._next_n(article_id)
+            flags = self._add_version(article_id, n, "reextract", ex, seen, cur["site"],
+                                      cur["published"] or ex.document.published, cur["first_seen"], cur["text"])
+            return Stored(article_id, cur["url"], "version", n, flags)
 
     def _add_version(self, article_id: int, n: int, change: str, ex: Extracted, seen: str, site: str,
                      published: str | None, first_seen: str, old_text: str | None = None) -> tuple[str, ...]:
         page, doc, fp = ex.page, ex.document, ex.fingerprint
         c = self.conn
-        blob = hashlib.sha256(page.body).hexdigest()
-        if c.execute("SELECT 1 FROM blobs WHERE hash = ?", (blob,)).fetchone() is None:
-            c.execute("INSERT INTO blobs (hash, size, data) VALUES (?, ?, ?)", (blob, len(page.body), _ZSTD.compress(page.body)))
-        added, removed = word_changes(old_text, doc.text) if old_text is not None else (len(doc.text.split()), 0)
+        blob = self._blob(page.body)
+        added, removed = word_changes(old_text or "", doc.text)
         c.execute(
             "INSERT INTO versions (article_id, n, fetched_at, title, text, text_hash, title_hash, author, published, "
             "modified, date_source, language, sitename, extractor, status, final_url, charset, charset_source, blob_hash, "
@@ -267,7 +376,30 @@ class Writer:
         c.execute("UPDATE articles SET current_version = ?, versions = ? WHERE id = ?", (n, n, article_id))
         verdict = self.index.judge(article_id, site, published, first_seen, doc.title, doc.text, fp)
         self.index.add(article_id, site, fp)
+        self._flag_rerooted(article_id, seen)
         return self._flag(article_id, n, verdict, seen)
+
+    def _flag_rerooted(self, article_id: int, at: str) -> None:
+        """Flag the copies the index just re-rooted on this article (an original stored after them).
+
+        Pages arrive in any order: when a copy was stored first, the index finds the original
+        late and moves the cluster's `dup_edges` to it; the copies' current versions get a
+        duplicate flag pointing at it, so `latest` and the exports agree with `dup_edges`.
+        One index seek (dup_edges_of); nothing when this article has no copies.
+        """
+        rows = self.conn.execute(
+            "SELECT e.article_id, e.kind, e.similarity, a.current_version FROM dup_edges e "
+            "JOIN articles a ON a.id = e.article_id WHERE e.of_id = ? AND NOT EXISTS ("
+            "SELECT 1 FROM flags f WHERE f.article_id = e.article_id AND f.kind = 'duplicate' "
+            "AND f.version_n = a.current_version AND f.other_article_id = e.of_id)", (article_id,)).fetchall()
+        if not rows:
+            return
+        url = self.conn.execute("SELECT url FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
+        self.conn.executemany(
+            "INSERT INTO flags (article_id, version_n, kind, subkind, score, other_article_id, detail, created_at) "
+            "VALUES (?, ?, 'duplicate', ?, ?, ?, ?, ?)",
+            [(copy, n, kind, sim, article_id, json.dumps({"similarity": sim, "of_url": url, "rerooted": True}), at)
+             for copy, kind, sim, n in rows])
 
     def _flag(self, article_id: int, n: int, verdict: Verdict, at: str) -> tuple[str, ...]:
         flags = []
@@ -299,6 +431,8 @@ class Writer:
         """Decaying re-check: reset after an edit, grow while unchanged, stop after max age."""
         s = self.cfg.schedule
         interval = s.recheck_after if changed or not interval else interval * s.recheck_growth
+        # capped: an article listed in hundreds of polls would otherwise overflow datetime
+        interval = min(interval, max(s.recheck_max_age_days * 86400.0, s.recheck_after))
         at = datetime.fromisoformat(seen) + timedelta(seconds=interval)
         if at - datetime.fromisoformat(first_seen) > timedelta(days=s.recheck_max_age_days):
             return None, interval
