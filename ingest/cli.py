@@ -20,28 +20,6 @@ def main():
     """Collect news coverage from feeds into SQLite, keep every version, flag copies."""
 
 
-@main.command()
-@config_options
-@click.option("--once", is_flag=True, help="Poll every feed once, finish all resulting work, exit.")
-@click.option("--grace", type=click.FloatRange(min=0), default=20.0, show_default=True, metavar="SECONDS",
-              help="On SIGTERM/SIGINT, time in-flight work gets before it is abandoned.")
-def run(cfg, once, grace):
-    """Run the daemon (or one pass with --once) on the configured feeds."""
-    from .daemon import AlreadyRunning, Daemon, DaemonLock, run_once
-
-    if not cfg.feeds:
-        click.echo("ingest: no feeds configured (add some under `feeds:` in the config)", err=True)
-    try:
-        with DaemonLock(cfg.database):
-            if once:
-                pipe = asyncio.run(run_once(cfg))
-                click.echo(_summary(pipe.tally.counts), err=True)
-            else:
-                asyncio.run(Daemon(cfg, grace=grace).run())
-    except AlreadyRunning as e:
-        fail(str(e), 1)
-
-
 def _archive_option(f):
     return click.option("--archive", nargs=2, type=(click.Choice(["warc"]), click.Path(file_okay=False)), default=None,
                         metavar="warc DIR", help="Also keep every fetched response as WARC files in DIR.")(f)
@@ -53,6 +31,33 @@ def _open_archive(archive):
     from .archive import WarcArchive
 
     return WarcArchive(archive[1])
+
+
+@main.command()
+@config_options
+@click.option("--once", is_flag=True, help="Poll every feed once, finish all resulting work, exit.")
+@click.option("--grace", type=click.FloatRange(min=0), default=20.0, show_default=True, metavar="SECONDS",
+              help="On SIGTERM/SIGINT, time in-flight work gets before it is abandoned.")
+@_archive_option
+def run(cfg, once, grace, archive):
+    """Run the daemon (or one pass with --once) on the configured feeds."""
+    from .daemon import AlreadyRunning, Daemon, DaemonLock, run_once
+
+    if not cfg.feeds:
+        click.echo("ingest: no feeds configured (add some under `feeds:` in the config)", err=True)
+    store = _open_archive(archive)
+    try:
+        with DaemonLock(cfg.database):
+            if once:
+                pipe = asyncio.run(run_once(cfg, archive=store))
+                click.echo(_summary(pipe.tally.counts), err=True)
+            else:
+                asyncio.run(Daemon(cfg, grace=grace, archive=store).run())
+    except AlreadyRunning as e:
+        fail(str(e), 1)
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _when(value: str | None, option: str):

@@ -89,11 +89,14 @@ def test_hosts_from_env() -> dict[str, str] | None:
     return pins
 
 
-async def run_once(cfg: Config, hosts=None) -> Pipeline:
-    """Poll every feed once, finish all resulting work, return the pipeline (for its tally)."""
+async def run_once(cfg: Config, hosts=None, archive=None) -> Pipeline:
+    """Poll every feed once, finish all resulting work, return the pipeline (for its tally).
+
+    `archive`: an object with .write(Page) (archive.WarcArchive) that keeps every response.
+    """
     log.info("one pass with config %s", describe(cfg), extra={"config": describe(cfg), "outcome": "start"})
     hosts = hosts if hosts is not None else test_hosts_from_env()
-    async with Pipeline(cfg, hosts=hosts, refetch_known=True) as pipe:
+    async with Pipeline(cfg, hosts=hosts, refetch_known=True, archive=archive) as pipe:
         feeds = await pipe.register_feeds(cfg.feeds)
         results = await asyncio.gather(*(pipe.poll_feed(f, conditional=False) for f in feeds))
         await pipe.drain()
@@ -118,9 +121,10 @@ async def _reschedule(pipe: Pipeline, feed: FeedState, result: PollResult) -> da
 
 
 class Daemon:
-    def __init__(self, cfg: Config, hosts=None, grace: float = SHUTDOWN_GRACE):
+    def __init__(self, cfg: Config, hosts=None, grace: float = SHUTDOWN_GRACE, archive=None):
         self.cfg = cfg
         self.hosts = hosts
+        self.archive = archive
         self.grace = grace
         self.stop = asyncio.Event()
         self._signals = 0
@@ -159,7 +163,7 @@ class Daemon:
             loop.add_signal_handler(sig, self._on_signal, sig)
         log.info("starting with config %s", describe(self.cfg), extra={"config": describe(self.cfg), "outcome": "start"})
         hosts = self.hosts if self.hosts is not None else test_hosts_from_env()
-        async with Pipeline(self.cfg, hosts=hosts) as pipe:
+        async with Pipeline(self.cfg, hosts=hosts, archive=self.archive) as pipe:
             self._pipe = pipe
             scheduler = AsyncIOScheduler(timezone=timezone.utc)
             feeds = await pipe.register_feeds(self.cfg.feeds)

@@ -10,7 +10,6 @@ collapsed extraction is flagged `extraction_suspect` and not stored, as for fetc
 from __future__ import annotations
 
 import multiprocessing
-import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -22,6 +21,7 @@ import zstandard
 
 from .clikit import config_options, fail
 from .config import Config
+from .progress import progress as progress_line
 from .records import Candidate, Extracted, Page
 
 BATCH = 64  # pages read from SQLite and extracted per round: memory stays flat
@@ -92,7 +92,7 @@ def reextract(cfg: Config, since: str | None = None, progress: bool = False) -> 
     conn = writer.conn
     todo = conn.execute(_SELECT, (since or "",)).fetchall()
     ctx = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max(1, cfg.workers), mp_context=ctx) as pool, _Bar(len(todo), progress) as bar:
+    with ProcessPoolExecutor(max(1, cfg.workers), mp_context=ctx) as pool, progress_line("re-extracting", len(todo), "articles", enabled=None if progress else False) as bar:
         for start in range(0, len(todo), BATCH):
             jobs = []
             for aid, url, final_url, status, charset, csrc, fetched_at, published, dsrc, blob in todo[start:start + BATCH]:
@@ -118,30 +118,6 @@ def reextract(cfg: Config, since: str | None = None, progress: bool = False) -> 
                     report.counts[stored.outcome] += 1
     conn.close()
     return report
-
-
-class _Bar:
-    """A rich progress bar on a terminal; nothing when stderr is a pipe or a log."""
-
-    def __init__(self, total: int, show: bool):
-        self.total, self.show, self._bar = total, show and sys.stderr.isatty(), None
-
-    def __enter__(self):
-        if self.show:
-            from rich.progress import Progress
-
-            self._bar = Progress(transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task("re-extracting", total=self.total)
-        return self
-
-    def advance(self):
-        if self._bar is not None:
-            self._bar.advance(self._task)
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.stop()
 
 
 @click.command("reextract")

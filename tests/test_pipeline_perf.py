@@ -12,7 +12,6 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 
-import pytest
 
 from ingest.analyse.synth import article
 from ingest.config import Config

@@ -19,6 +19,7 @@ from typing import IO
 
 from .query import (ARTICLE_FIELDS, VERSION_FIELDS, ArticleRow, ExportFilters, ReadError, VersionRow,
                     count_articles, count_versions, iter_articles, iter_versions, open_readonly, parse_time)
+from ..progress import progress as progress_line
 
 FORMATS = ("jsonl", "csv", "parquet")
 BATCH_ROWS = 1000
@@ -52,7 +53,7 @@ def export(db_path: str | Path, out: str | Path | IO, fmt: str = "jsonl", *, ver
                                                    else iter_articles(conn, filters))
         fields = VERSION_FIELDS if versions else ARTICLE_FIELDS
         if progress is None:
-            progress = sys.stderr.isatty()
+            progress = sys.stderr.isatty()  # a bar on a terminal only, never in logs or pipes
         with _progress(rows, conn, filters, versions, progress) as rows:
             if fmt == "parquet":
                 with _binary_out(out) as stream:
@@ -139,23 +140,17 @@ def _batches(rows: Iterable, size: int) -> Iterator[list]:
 
 @contextlib.contextmanager
 def _progress(rows: Iterable, conn, filters, versions: bool, show: bool):
+    """The rows, counted on a progress line (ingest/progress.py) when `show`."""
     if not show:
         yield rows
         return
-    from rich.console import Console
-    from rich.progress import Progress
-
     total = count_versions(conn, filters) if versions else count_articles(conn, filters)
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("versions" if versions else "articles", total=total)
-
-        def advance():
-            for i, row in enumerate(rows, 1):
+    with progress_line("export", total, "versions" if versions else "articles", enabled=True) as bar:
+        def counted():
+            for row in rows:
                 yield row
-                if i % 500 == 0:
-                    bar.update(task, completed=i)
-
-        yield advance()
+                bar.advance()
+        yield counted()
 
 
 @contextlib.contextmanager

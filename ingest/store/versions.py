@@ -124,6 +124,8 @@ def word_ops(old: str, new: str) -> list[Op]:
 
 def word_changes(old: str, new: str) -> tuple[int, int]:
     """(words added, words removed) between two texts: what the versions table stores."""
+    if not old or not new:  # a first version (or an emptied one): no diff to run
+        return len(normalise_text(new).split()), len(normalise_text(old).split())
     added = removed = 0
     for op in word_ops(old, new):
         if op.op == "add":
