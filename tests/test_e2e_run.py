@@ -46,6 +46,8 @@ def test_run_once_stores_versions_and_flags_exact_copy(world, tmp_path):
     r = ingest_cli("run", "--once", "--config", str(cfg))
     assert r.returncode == 0, r.stderr
     assert counts(db) == first  # nothing changed, nothing added
+    s = json.loads(ingest_cli("stats", "--json", "--config", str(cfg)).stdout)
+    assert s["sighting_outcomes"] == {"new": 8, "unchanged": 8} and s["sightings"] == 16
 
     story = world.outlets["harbour-times"].stories["summit-1"]  # the wire-digest copy points at it
     world.edit("harbour-times", "summit-1", text=story.text + "\n\nOfficials in Seoul welcomed the statement on Wednesday.")

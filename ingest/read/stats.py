@@ -29,6 +29,7 @@ class Stats:
     versions: int
     sites: int
     sightings: int
+    sighting_outcomes: dict[str, int]  # new, version, unchanged, flipflop, suspect, ... -> count
     flags: dict[str, int]  # "duplicate:exact" -> count, over current versions
     fetches: dict[str, int]  # outcome -> count
     feeds: list[FeedHealth]
@@ -48,13 +49,14 @@ def collect(db_path: str) -> Stats:
             key = f"{kind}:{sub}" if kind == "duplicate" else kind
             flags[key] = flags.get(key, 0) + n
         fetches = dict(conn.execute("SELECT outcome, count(*) FROM fetches GROUP BY 1 ORDER BY 2 DESC").fetchall())
+        outcomes = dict(conn.execute("SELECT outcome, count(*) FROM sightings GROUP BY 1 ORDER BY 2 DESC").fetchall())
         feeds = [FeedHealth(*row, status=_status(row[3], row[5])) for row in conn.execute(
             "SELECT url, name, polls, last_ok_at, last_error, last_error_at, failures, next_poll_at, interval, "
             "items_last_poll, new_last_poll, "
             "(SELECT count(DISTINCT s.article_id) FROM sightings s WHERE s.feed_id = feeds.id) "
             "FROM feeds ORDER BY url")]
         return Stats(one("SELECT count(*) FROM articles"), one("SELECT count(*) FROM versions"),
-                     one("SELECT count(DISTINCT site) FROM articles"), one("SELECT count(*) FROM sightings"),
+                     one("SELECT count(DISTINCT site) FROM articles"), sum(outcomes.values()), outcomes,
                      flags, fetches, feeds)
     finally:
         conn.close()
@@ -72,6 +74,7 @@ def _status(last_ok_at: str | None, last_error_at: str | None) -> str:
 def render(stats: Stats) -> str:
     """Plain text for a terminal or a log."""
     lines = [f"articles {stats.articles}  versions {stats.versions}  sites {stats.sites}  sightings {stats.sightings}"]
+    lines.append("sightings: " + (", ".join(f"{k} {v}" for k, v in stats.sighting_outcomes.items()) or "none"))
     lines.append("flags: " + (", ".join(f"{k} {v}" for k, v in stats.flags.items()) or "none"))
     lines.append("fetches: " + (", ".join(f"{k} {v}" for k, v in stats.fetches.items()) or "none"))
     if stats.feeds:
