@@ -35,6 +35,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from email.utils import format_datetime
@@ -227,10 +228,83 @@ def ceiling(files: list[Path], urls: list[str], workers: int = 2) -> tuple[float
     """Wall seconds for trafilatura on every page in `workers` processes (startup included), and the texts."""
     import multiprocessing  # noqa: PLC0415
 
+    sampler = CpuSampler(os.getpid())
+    sampler.start()
     started = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as ex:
         texts = dict(ex.map(_trafilatura_direct, [(str(f), u) for f, u in zip(files, urls)], chunksize=2))
-    return time.perf_counter() - started, texts
+    wall = time.perf_counter() - started
+    sampler.stop()
+    print(f"    ceiling: {wall:.1f} s wall; CPU: forkserver + workers {sampler.workers():.1f} s", flush=True)
+    return wall, texts
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of one live process (all its threads), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15 of stat)
+
+
+class CpuSampler(threading.Thread):
+    """CPU seconds of a process and each of its descendants, sampled every `every` seconds.
+
+    Where the CPU of an ingest run goes (main process vs forkserver vs workers) and how much of
+    the wall time the workers were busy: the workers are grandchildren reaped by the
+    forkserver, so getrusage(RUSAGE_CHILDREN) cannot see them. A process's last sample is
+    kept after it exits (up to `every` seconds of its CPU are missed).
+    """
+
+    def __init__(self, pid: int, every: float = 0.1):
+        super().__init__(daemon=True)
+        self.pid, self.every = pid, every
+        self.cpu: dict[int, float] = {}
+        self.base: dict[int, float] = {}  # CPU of processes that already ran when sampling started
+        self.timeline: list[tuple[float, float]] = []  # (seconds since start, worker CPU seconds so far)
+        self._halt = threading.Event()
+
+    def run(self):
+        from bench.memory import _tree  # noqa: PLC0415
+
+        t0 = time.perf_counter()
+        first = True
+        while not self._halt.is_set():
+            for p in _tree(self.pid):
+                c = _cpu_s(p)
+                if c is not None:
+                    if first:
+                        self.base[p] = c
+                    self.cpu[p] = c
+            first = False
+            self.timeline.append((time.perf_counter() - t0, self.workers()))
+            self._halt.wait(self.every)
+
+    def stop(self):
+        self._halt.set()
+        self.join()
+
+    def main(self) -> float:
+        return self.cpu.get(self.pid, 0.0) - self.base.get(self.pid, 0.0)
+
+    def workers(self) -> float:
+        """CPU of every descendant since sampling started: the forkserver (small: it only forks) and
+        the workers (and, when sampling the benchmark itself, its idle site servers)."""
+        return sum(c - self.base.get(p, 0.0) for p, c in self.cpu.items() if p != self.pid)
+
+    def busy_span(self, cores: float = 1.5) -> tuple[float, float]:
+        """(first, last) second at which the descendants used more than `cores` over a 0.5 s window."""
+        tl, spans = self.timeline, []
+        for i, (t, c) in enumerate(tl):
+            j = next((k for k in range(i, len(tl)) if tl[k][0] >= t + 0.5), None)
+            if j is not None and (tl[j][1] - c) / (tl[j][0] - t) > cores:
+                spans.append(t)
+        return (spans[0], spans[-1] + 0.5) if spans else (0.0, 0.0)
 
 
 def run_ingest(site: Site, work: Path, name: str, concurrency: int = 8) -> tuple[float, dict]:
@@ -246,11 +320,20 @@ def run_ingest(site: Site, work: Path, name: str, concurrency: int = 8) -> tuple
     path.write_text(yaml.safe_dump(cfg))
     with open(work / f"{name}.log", "w") as logf:
         started = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "ingest", "run", "--once", "--config", str(path),
-                            "--log-format", "json"], cwd=ROOT, stdout=logf, stderr=logf, timeout=900)
+        proc = subprocess.Popen([sys.executable, "-m", "ingest", "run", "--once", "--config", str(path),
+                                 "--log-format", "json"], cwd=ROOT, stdout=logf, stderr=logf)
+        sampler = CpuSampler(proc.pid)
+        sampler.start()
+        try:
+            returncode = proc.wait(timeout=900)
+        finally:
+            sampler.stop()
         wall = time.perf_counter() - started
-    if r.returncode != 0:
-        raise RuntimeError(f"ingest exited {r.returncode}, see {work / (name + '.log')}")
+    first, last = sampler.busy_span()
+    print(f"    {name}: {wall:.1f} s wall; CPU: main process {sampler.main():.1f} s, forkserver + workers "
+          f"{sampler.workers():.1f} s; workers busy (>1.5 cores) from {first:.1f} s to {last:.1f} s", flush=True)
+    if returncode != 0:
+        raise RuntimeError(f"ingest exited {returncode}, see {work / (name + '.log')}")
     conn = sqlite3.connect(db)
     texts = dict(conn.execute("SELECT a.url, v.text FROM articles a JOIN versions v ON v.article_id = a.id "
                               "AND v.n = a.current_version"))
@@ -416,7 +499,9 @@ def main(argv: list[str] | None = None) -> int:
             for r in range(a.rounds):
                 wall, direct = ceiling(files, site.urls())
                 record(ceil_label, wall, f"{sum(1 for t in direct.values() if t)} texts")
+                server_cpu = _cpu_s(srv.proc.pid) or 0.0
                 wall, ours = run_ingest(site, work, f"ingest-{r}")
+                print(f"    site server: {(_cpu_s(srv.proc.pid) or 0.0) - server_cpu:.1f} s CPU", flush=True)
                 record(ingest_label, wall, f"{len(ours)} stored")
                 if "latency" not in skip:
                     wall, _ = run_ingest(slow_site, work, f"latency-{r}")

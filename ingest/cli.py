@@ -41,6 +41,9 @@ def _open_archive(archive):
 @_archive_option
 def run(cfg, once, grace, archive):
     """Run the daemon (or one pass with --once) on the configured feeds."""
+    from .extract.pool import start_forkserver
+
+    start_forkserver()  # the workers' imports then overlap ours (docs/performance.md); no socket is open yet
     from .daemon import AlreadyRunning, Daemon, DaemonLock, run_once
 
     if not cfg.feeds:

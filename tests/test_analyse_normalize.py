@@ -41,3 +41,19 @@ def test_indexed_sentences_positions_and_dedup():
     text = "One two three four five six seven. Short one.\nOne two three four five six seven."
     got = indexed_sentences(text)
     assert [(pos, s) for _, pos, s in got] == [(0, "One two three four five six seven.")]
+
+
+def test_normalise_text_equals_its_regex_definition():
+    """normalise_text is written for speed (str.split, str.replace); it must keep giving what
+    the plain definition gives: NFKC, quotes folded by the table, \\s+ runs collapsed, stripped."""
+    import re
+    import sys
+    import unicodedata
+
+    from ingest.analyse.normalize import _QUOTES
+
+    spaces = "".join(chr(c) for c in range(sys.maxunicode + 1) if re.fullmatch(r"\s", chr(c)))
+    quotes = "".join(chr(k) for k in _QUOTES)
+    raw = f" {spaces}a{quotes}b \u00e9\uff21 {quotes[::-1]}c{spaces[::-1]}\n\nd\u2019e\ufb01 "
+    expected = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", raw).translate(_QUOTES)).strip()
+    assert normalise_text(raw) == expected

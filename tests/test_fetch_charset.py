@@ -55,3 +55,13 @@ def test_bad_labels_never_raise(label):
 def test_undecodable_bytes_are_replaced_not_raised():
     d = decode(bytes(range(256)) * 4, "text/html; charset=utf-8")
     assert isinstance(d.text, str) and d.mismatch
+
+
+def test_detection_can_be_left_to_the_caller():
+    """detect=False: None exactly where charset-normalizer would run (the fetcher then decodes on a thread)."""
+    body = FRENCH.encode("cp1252")  # no declaration, not UTF-8: needs detection
+    assert decode(body, "text/html", detect=False) is None
+    assert decode(body, "text/html").source == "detected"
+    for cheap in (FRENCH.encode("utf-8"), b"plain ascii", FRENCH.encode("cp1252")):
+        d = decode(cheap, "text/html; charset=windows-1252", detect=False)
+        assert d is not None and d == decode(cheap, "text/html; charset=windows-1252")

@@ -57,16 +57,18 @@ def _key(line: str) -> str:
     return " ".join(words(line))
 
 
-def repeated_title(title: str, lines: list[str]) -> GarbleReason | None:
+def repeated_title(title: str, lines: list[str], keys: list[str] | None = None) -> GarbleReason | None:
     """The headline appears as a line of the body more than once (one copy is normal).
 
     Back-to-back copies are a scraper's stutter; two copies far apart are often a
     caption or a related-links block repeating the headline, so they score lower.
+    `keys`: the lines' `_key`s when the caller has them (shared with repeated_text).
     """
     tkey = _key(title)
     if len(tkey.split()) < 3:
         return None
-    at = [i for i, line in enumerate(lines) if _key(line) == tkey]
+    keys = keys if keys is not None else [_key(line) for line in lines]
+    at = [i for i, k in enumerate(keys) if k == tkey]
     if len(at) < 2:
         return None
     adjacent = any(b - a == 1 for a, b in zip(at, at[1:]))
@@ -78,7 +80,7 @@ REPEAT_MIN_WORDS = 8
 _BULLET = re.compile(r"^[-\u2022*|#>\d]")
 
 
-def repeated_text(title: str, lines: list[str]) -> GarbleReason | None:
+def repeated_text(title: str, lines: list[str], keys: list[str] | None = None) -> GarbleReason | None:
     """Prose paragraphs (not the headline, not list items) that occur twice or more.
 
     One repeated paragraph can be a pull quote, so it scores below the flag threshold;
@@ -88,8 +90,8 @@ def repeated_text(title: str, lines: list[str]) -> GarbleReason | None:
     seen: dict[str, int] = {}
     total = dup = 0
     repeats = []
-    for line in lines:
-        k = _key(line)
+    keys = keys if keys is not None else [_key(line) for line in lines]
+    for line, k in zip(lines, keys):
         total += len(line)
         if len(k.split()) < REPEAT_MIN_WORDS or k == tkey or _BULLET.match(line):
             continue
@@ -198,9 +200,11 @@ def residue_lines(lines: list[str]) -> list[int]:
     return [i for i, line in enumerate(lines) if len(line.split()) <= 8 and _BOILER.match(line.strip())]
 
 
-def boilerplate(lines: list[str]) -> GarbleReason | None:
-    """Navigation residue left in the body; at the tail it is a scraper's page furniture."""
-    idx = residue_lines(lines)
+def boilerplate(lines: list[str], residue: list[int] | None = None) -> GarbleReason | None:
+    """Navigation residue left in the body; at the tail it is a scraper's page furniture.
+
+    `residue`: `residue_lines(lines)` when the caller has it (shared with truncated)."""
+    idx = residue if residue is not None else residue_lines(lines)
     if not idx:
         return None
     tail_start = len(lines) - TAIL_LINES
@@ -225,14 +229,14 @@ TRUNC_MIN_WORDS = 3
 TRUNC_LONG = 10
 
 
-def truncated(lines: list[str]) -> GarbleReason | None:
+def truncated(lines: list[str], residue: list[int] | None = None) -> GarbleReason | None:
     """The last prose paragraph stops mid-sentence (or with an ellipsis).
 
     Last lines without a full stop are common (bylines, credits, 'Editing by ...',
     headings, URLs), so a lower-case prose ending only counts weakly; ending on an
     article or conjunction ("... repairs to the bridge and the") is the strong case.
     """
-    residue = set(residue_lines(lines))
+    residue = set(residue if residue is not None else residue_lines(lines))
     body = [line.strip() for i, line in enumerate(lines) if i not in residue and line.strip()]
     last = body[-1] if body else ""
     toks = last.split()
@@ -296,16 +300,25 @@ def mixed_spelling(norm: str) -> GarbleReason | None:
 def document_checks(title: str, text: str, fixed: str) -> tuple[GarbleReason, ...]:
     """Run every per-document check; `fixed` is `ftfy.fix_encoding(text)`."""
     norm = normalise_lines(fixed)
+    return checks_of_normalised(title, text, fixed, norm, words(norm))
+
+
+def checks_of_normalised(title: str, text: str, fixed: str, norm: str, tokens: list[str]) -> tuple[GarbleReason, ...]:
+    """`document_checks` given what the fingerprint has computed already: `norm` is
+    `normalise_lines(fixed)` and `tokens` its `words` (with or without the line breaks:
+    the same tokens)."""
     lines = [line.strip() for line in norm.splitlines() if line.strip()]
     ntitle = normalise_lines(title)
-    english = is_english(words(norm))
+    english = is_english(tokens)
+    keys = [_key(line) for line in lines]  # each line tokenised once for both repetition checks
+    residue = residue_lines(lines)
     found = (
         mojibake(text, fixed),
-        repeated_title(ntitle, lines),
-        repeated_text(ntitle, lines),
+        repeated_title(ntitle, lines, keys),
+        repeated_text(ntitle, lines, keys),
         splice(norm, lines, english),
-        boilerplate(lines),
-        truncated(lines),
+        boilerplate(lines, residue),
+        truncated(lines, residue),
         mixed_spelling(norm) if english else None,
     )
     return tuple(r for r in found if r is not None)

@@ -12,13 +12,13 @@ import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import ftfy
 import sqlite_utils
 
 from ingest.config import AnalysisConfig
 from ingest.records import Duplicate, Fingerprint, Garble, GarbleReason, Verdict
 
 from .checks import combine
+from .encoding import fix_encoding
 from .normalize import indexed_sentences, normalise_lines, sentence_key, shingles, split_sentences, words
 
 BUCKET_CAP = 50  # rows read per LSH band key; a fuller bucket is boilerplate or a huge cluster
@@ -303,7 +303,7 @@ class CorpusIndex:
         texts = self._infos(top, with_text=True)
         theirs = []
         for aid in sorted(texts, key=lambda a: (texts[a].when, a)):  # earliest wins ties
-            for pos, sent in enumerate(split_sentences(normalise_lines(ftfy.fix_encoding(texts[aid].text)))):
+            for pos, sent in enumerate(split_sentences(normalise_lines(fix_encoding(texts[aid].text)))):
                 ws = set(words(sent))
                 if len(ws) >= 5:
                     theirs.append((aid, pos, ws))
@@ -406,7 +406,7 @@ class _Text:
     __slots__ = ("shingles", "first", "last")
 
     def __init__(self, text: str, drop: set[int]):
-        sents = split_sentences(normalise_lines(ftfy.fix_encoding(text)))
+        sents = split_sentences(normalise_lines(fix_encoding(text)))
         if drop:
             sents = [s for s in sents if (sentence_key(s) or (None,))[0] not in drop]
         self.shingles = shingles(words(" ".join(sents)))

@@ -20,15 +20,20 @@ _QUOTES = str.maketrans({
     "\u00a0": " ", "\u2007": " ", "\u202f": " ", "\u200b": "", "\u200c": "", "\u200d": "", "\ufeff": "",
 })
 
-# str.translate with a dict looks every character up in Python; these characters are rare,
-# so a regex finds them ~9x faster (same result; a hot path of fingerprint and writer).
-_QUOTES_RE = re.compile("[" + "".join(re.escape(chr(k)) for k in _QUOTES) + "]")
+# str.translate with a dict looks every character up in Python. These characters are few and
+# a text has only some of them, so a C-speed `in` scan per character and str.replace for the
+# ones present is ~50x faster than translate (and 5x faster than one regex with a callback per
+# match); same result, since no replacement is itself a character of the table. A hot path of
+# the fingerprint (worker) and of version comparison (writer).
+_QUOTE_PAIRS = tuple((chr(k), v) for k, v in _QUOTES.items())
 
 
 def _fold_quotes(text: str) -> str:
-    return _QUOTES_RE.sub(lambda m: _QUOTES[ord(m.group())], text)
+    for char, plain in _QUOTE_PAIRS:
+        if char in text:
+            text = text.replace(char, plain)
+    return text
 
-_WS = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
 _MASK63 = (1 << 63) - 1
 
@@ -39,12 +44,25 @@ def normalise_text(text: str) -> str:
     Whitespace (including paragraph breaks) collapses to one space so that a markup-only
     re-layout of an article is not a new version and not a different text.
     """
-    return _WS.sub(" ", _fold_quotes(unicodedata.normalize("NFKC", text))).strip()
+    return collapse_lines(normalise_lines(text))
+
+
+def collapse_lines(lines_text: str) -> str:
+    """`normalise_text` of a text from its `normalise_lines` form (the fingerprint needs both:
+    one NFKC and quote-folding pass over the text instead of two)."""
+    # str.split() splits on exactly the characters `\s` matches (both use Py_UNICODE_ISSPACE) and
+    # drops the ends: the same as collapsing runs with a regex and stripping, 3x faster.
+    return " ".join(lines_text.split())
 
 
 def text_hash(text: str) -> str:
     """Hex xxh3-128 of `normalise_text(text)`: the exact-copy and version key."""
-    return xxhash.xxh3_128_hexdigest(normalise_text(text).encode("utf-8"))
+    return normalised_hash(normalise_text(text))
+
+
+def normalised_hash(norm: str) -> str:
+    """`text_hash` of a text whose `normalise_text` is `norm` (when the caller has it already)."""
+    return xxhash.xxh3_128_hexdigest(norm.encode("utf-8"))
 
 
 def hash63(s: str) -> int:
@@ -89,6 +107,7 @@ _ISE_BOTH = {
 }
 
 
+@functools.lru_cache(maxsize=1 << 16)  # called per word of every English text (mixed_spelling): Zipfian, nearly all hits
 def spelling_family(word: str) -> tuple[str, str, str] | None:
     """(family, "us" | "uk", US form) for a lower-case word with a US/UK variant, else None.
 
@@ -191,9 +210,14 @@ def indexed_sentences(text: str) -> list[tuple[int, int, str]]:
     Position is the ordinal among all split sentences, so evidence can point back to them.
     A sentence repeated inside one text is kept once (its first position).
     """
+    return indexed_normalised_sentences(normalise_lines(text))
+
+
+def indexed_normalised_sentences(lines_text: str) -> list[tuple[int, int, str]]:
+    """`indexed_sentences` of a text from its `normalise_lines` form."""
     seen: set[int] = set()
     out = []
-    for pos, s in enumerate(split_sentences(normalise_lines(text))):
+    for pos, s in enumerate(split_sentences(lines_text)):
         key = sentence_key(s)
         if key and key[0] not in seen:
             seen.add(key[0])

@@ -25,10 +25,38 @@ from dataclasses import replace
 from ingest.records import Candidate, Extracted, Page
 from ingest.topics import TopicMatcher
 
-from . import worker
-from .worker import Skipped
+from .skipped import Skipped
 
 ATTEMPTS = 2  # a page in flight when a worker died is tried once more on the new pool
+WORKER_MODULE = "ingest.extract.worker"  # preloaded by the forkserver, never imported by the main process
+
+
+def in_worker(name: str, *args):
+    """Run `ingest.extract.worker.<name>(*args)`; this is what is sent to the worker processes.
+
+    A reference to a worker.py function would make the main process import worker.py
+    (trafilatura, lxml, numpy: about half a second of start-up for a process that never
+    extracts). This function pickles as a reference to this light module instead, and in
+    the worker the import is a dictionary look-up: the forkserver has preloaded worker.py.
+    """
+    from . import worker
+
+    return getattr(worker, name)(*args)
+
+
+def start_forkserver() -> None:
+    """Start the forkserver now, with worker.py preloading, without waiting for it.
+
+    The forkserver imports trafilatura and the analysis libraries (~1 s of CPU) in its own
+    process: started first thing, that overlaps with the main process's own imports instead
+    of following them. It must be started before any socket is opened (its children, the
+    workers, must not inherit any); ExtractPool.start() later uses the running server.
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([WORKER_MODULE])
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
 
 
 class ExtractPool:
@@ -42,9 +70,9 @@ class ExtractPool:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["ingest.extract.worker"])
-        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=worker.init_worker,
-                                   initargs=(self.matcher,))
+        ctx.set_forkserver_preload([WORKER_MODULE])
+        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=in_worker,
+                                   initargs=("init_worker", self.matcher))
 
     def start(self) -> "ExtractPool":
         """Start the forkserver and every worker now (the executor starts them lazily on submit).
@@ -52,7 +80,7 @@ class ExtractPool:
         Synchronous on purpose: called before the event loop opens any socket.
         """
         self._executor = self._new_executor()
-        for f in [self._executor.submit(worker.warm) for _ in range(self.workers)]:
+        for f in [self._executor.submit(in_worker, "warm") for _ in range(self.workers)]:
             f.result()
         return self
 
@@ -67,7 +95,7 @@ class ExtractPool:
         for _ in range(ATTEMPTS):
             executor = self._executor
             try:
-                pid, result = await asyncio.wrap_future(executor.submit(worker.run, slim, candidate))
+                pid, result = await asyncio.wrap_future(executor.submit(in_worker, "run", slim, candidate))
             except BrokenProcessPool:
                 await self._restart(executor)
                 continue
@@ -88,7 +116,7 @@ class ExtractPool:
             if broken is not None:
                 broken.shutdown(wait=False, cancel_futures=True)
             fresh = self._new_executor()
-            await asyncio.gather(*(asyncio.wrap_future(fresh.submit(worker.warm)) for _ in range(self.workers)))
+            await asyncio.gather(*(asyncio.wrap_future(fresh.submit(in_worker, "warm")) for _ in range(self.workers)))
             self._executor = fresh
             self.restarts += 1
 

@@ -6,28 +6,23 @@ the writer; the writer only does SQLite look-ups and inserts.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from importlib.metadata import version
 
 import trafilatura
 from trafilatura.meta import reset_caches
 
 from ingest.analyse import fingerprint
+from ingest.analyse.fingerprint import minhash_template
 from ingest.records import Candidate, Document, Extracted, Page
 from ingest.topics import TopicMatcher
 
 from .dates import page_dates
+from .skipped import Skipped  # re-exported: callers import it from here too
+
+__all__ = ["EXTRACTOR", "Skipped", "extract", "extract_document", "run"]
 
 EXTRACTOR = f"trafilatura {version('trafilatura')}"
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """The page yielded nothing worth storing (empty extraction, or off topic)."""
-
-    url: str
-    reason: str  # "empty" | "off_topic" | "error"
-    message: str = ""
+minhash_template()  # imports datasketch now: in the forkserver (which preloads this module), once for all workers
 
 
 # htmldate's extensive search (every date-like string of the page) is a third of trafilatura's

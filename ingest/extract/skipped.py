@@ -1,0 +1,18 @@
+"""`Skipped`: the answer of an extraction that yielded nothing worth storing.
+
+Its own module (not worker.py) so that the main process can recognise the answer without
+importing the worker's dependencies (trafilatura, lxml, the fingerprint's numpy), which
+only the worker processes need.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """The page yielded nothing worth storing (empty extraction, or off topic)."""
+
+    url: str
+    reason: str  # "empty" | "off_topic" | "error"
+    message: str = ""
