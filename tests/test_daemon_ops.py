@@ -168,6 +168,27 @@ def test_backfill_beside_running_daemon(tmp_path):
         assert consistency_problems(db) == []
 
 
+def test_kill_9_leaves_no_worker_behind(tmp_path):
+    """The extraction workers (and with them the forkserver and resource tracker) follow a
+    killed daemon out, without a supervisor to kill the group."""
+    with FaultServer.threaded() as srv:
+        cfg = daemon_config(tmp_path / "c.yaml", tmp_path / "o.db", [srv.url("/feed.xml?n=5&prefix=o", "a.test")],
+                            workers=2)
+        log = tmp_path / "o.log"
+        proc = start_daemon(cfg, log_path=log, hosts=PINS)
+        try:
+            wait_for(lambda: started(log), 15, what="daemon start")
+            helpers = [pid for pid in live_in_group(proc) if pid != proc.pid]
+            assert len(helpers) >= 3  # 2 workers + the forkserver (+ the resource tracker)
+            proc.send_signal(signal.SIGKILL)
+            assert proc.wait(5) == -signal.SIGKILL
+            t = time.monotonic()
+            wait_for(lambda: not live_in_group(proc), 5, what="workers gone after kill -9")
+            print(f"\nkill -9: {len(helpers)} helper processes gone {time.monotonic() - t:.2f} s after the daemon")
+        finally:
+            reap(proc)
+
+
 def test_kill_9_at_random_moments_then_restart(tmp_path):
     rng = random.Random(int(os.environ.get("KILL_SEED", "7")))
     with FaultServer.threaded() as srv:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -72,7 +73,7 @@ class ExtractPool:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([WORKER_MODULE])
         return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=in_worker,
-                                   initargs=("init_worker", self.matcher))
+                                   initargs=("init_worker", self.matcher, os.getpid()))
 
     def start(self) -> "ExtractPool":
         """Start the forkserver and every worker now (the executor starts them lazily on submit).

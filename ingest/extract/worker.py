@@ -6,6 +6,9 @@ the writer; the writer only does SQLite look-ups and inserts.
 from __future__ import annotations
 
 import os
+import select
+import threading
+import time
 from importlib.metadata import version
 
 import trafilatura
@@ -89,10 +92,43 @@ RESET_CACHES_EVERY = 1000  # pages; trafilatura/htmldate keep LRU caches that ot
 _done = 0
 
 
-def init_worker(matcher: TopicMatcher) -> None:
-    """ProcessPoolExecutor initializer: the matcher is sent once per worker, not per page."""
+def init_worker(matcher: TopicMatcher, main_pid: int) -> None:
+    """ProcessPoolExecutor initializer: the matcher is sent once per worker, not per page.
+
+    Also starts the watch on the main process: see `exit_with`.
+    """
     global _MATCHER
     _MATCHER = matcher
+    threading.Thread(target=exit_with, args=(main_pid,), name="exit-with-main", daemon=True).start()
+
+
+def exit_with(main_pid: int) -> None:
+    """Exit as soon as the main process is gone, however it went (kill -9 included).
+
+    A worker's parent is the forkserver, not the main process, and neither of them notices
+    the main process dying: without this, the workers of a killed daemon would live on
+    (and keep the forkserver and resource tracker alive through the descriptors they hold).
+    A pidfd becomes readable when its process exits; polling is the fallback where pidfds
+    are not available (Linux < 5.3, other systems).
+    """
+    try:
+        fd = os.pidfd_open(main_pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+    else:
+        while _alive(main_pid):
+            time.sleep(1.0)
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:  # no such process, or a reused pid owned by someone else
+        return False
+    return True
 
 
 def warm() -> int:
