@@ -5,6 +5,7 @@ Exit codes: 0 success, 2 bad usage or config, 1 any other failure.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import sys
@@ -14,7 +15,32 @@ import click
 from .clikit import config_options, fail
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands that live beside their stage are imported only when used.
+
+    They import the store (sqlite_utils, which imports pandas: ~0.35 s); loaded eagerly,
+    that would delay `ingest run` starting its forkserver (docs/performance.md).
+    This is click's documented lazy-loading pattern.
+    """
+
+    LAZY = {
+        "export": "ingest.read.commands:export_cmd",
+        "serve": "ingest.read.commands:serve_cmd",
+        "history": "ingest.history:history_cmd",
+        "reextract": "ingest.reextract:reextract_cmd",
+    }
+
+    def list_commands(self, ctx):
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx, name):
+        if name in self.LAZY:
+            module, attr = self.LAZY[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ingest")
 def main():
     """Collect news coverage from feeds into SQLite, keep every version, flag copies."""
@@ -152,19 +178,3 @@ def demo(db_path):
 
 def _summary(counts) -> str:
     return "done: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to do")
-
-
-def _register_optional() -> None:
-    """Commands that live beside their stage."""
-    from .read.commands import export_cmd, serve_cmd
-
-    main.add_command(export_cmd)
-    main.add_command(serve_cmd)
-    from .history import history_cmd
-    from .reextract import reextract_cmd
-
-    main.add_command(history_cmd)
-    main.add_command(reextract_cmd)
-
-
-_register_optional()

@@ -69,6 +69,22 @@ def test_both_workers_extract_and_stores_are_batched(tmp_path):
     assert max(pipe.batches) > 1 and sum(pipe.batches.values()) < 60
 
 
+def test_a_lone_article_is_stored_without_lingering(tmp_path):
+    """The store task waits for more articles only while more are in flight: a daemon that
+    finds one new article stores it at once, not after the linger."""
+    cfg = config(tmp_path, workers=1)
+
+    async def main():
+        async with Pipeline(cfg, store_linger=30.0) as pipe:
+            t = time.monotonic()
+            await ingest_pages(pipe, [make_page(0)])
+            return pipe, time.monotonic() - t
+
+    pipe, took = asyncio.run(main())
+    assert stored_count(cfg.database) == 1 and pipe.batches == {1: 1}
+    assert took < 15.0, took  # half the linger: it did not wait for it
+
+
 def test_one_bad_article_does_not_lose_its_batch(tmp_path, monkeypatch):
     from ingest.store import writer as writer_mod
 

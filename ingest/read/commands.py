@@ -1,6 +1,6 @@
 """`ingest export` and `ingest serve`: the read side on the command line.
 
-Registered in ingest/cli.py (`main.add_command(export_cmd)`, `main.add_command(serve_cmd)`).
+Registered in ingest/cli.py (`LazyGroup.LAZY`).
 Both open the database read-only and never create it: a mistyped --db is a one-line error
 (exit 1), not a new empty database. Bad options exit 2 (click usage errors).
 """
