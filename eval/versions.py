@@ -39,7 +39,7 @@ from ingest.extract.worker import Skipped, extract
 from ingest.records import Candidate, Extracted, Page
 from ingest.sources.feeds import parse_feed
 from ingest.store import open_db
-from ingest.store.writer import Writer
+from ingest.store.writer import ZSTD_LEVEL, Writer
 from ingest.topics import TopicMatcher
 
 from .corpora import html_to_text, shared_dir
@@ -281,7 +281,7 @@ def print_storage(s: Storage) -> None:
     print(f"\nStorage per version: {s.versions} real pages stored (of {s.pages}), one version each")
     print(f"  text (UTF-8)        {stats(s.text_bytes)} bytes")
     print(f"  raw HTML            {stats(s.html_bytes)} bytes")
-    print(f"  HTML, zstd level 10 {stats(s.zstd_bytes)} bytes  "
+    print(f"  HTML, zstd level {ZSTD_LEVEL:<2} {stats(s.zstd_bytes)} bytes  "
           f"(ratio {sum(s.html_bytes) / max(sum(s.zstd_bytes), 1):.1f}x)")
     print(f"  whole database      {s.db_bytes / max(s.versions, 1):>14,.0f} bytes per version after VACUUM "
           f"(text, HTML, FTS and analysis index)")
