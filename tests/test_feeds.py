@@ -42,6 +42,22 @@ def test_rss091_relative_links_and_entities():
     assert "Café" in c.summary and c.topics == ("trump-kim-summit",)
 
 
+def test_summary_is_text_without_scripts_or_entities():
+    """feedparser's sanitizer is off (speed), so the summary is reduced to text here: a script's
+    body must not reach the topic match, and entities are decoded."""
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>Harbour news</title><link>http://t.test/a.html</link>
+<description>&lt;p&gt;Don&amp;#39;t miss &lt;b&gt;the fair&lt;/b&gt;&lt;script&gt;var x = "summit";&lt;/script&gt;&lt;/p&gt;</description></item>
+<item><title>Talks</title><link>http://t.test/b.html</link>
+<description>&lt;style&gt;p{}&lt;/style&gt;Leaders meet at the &lt;i&gt;summit&lt;/i&gt; &amp;amp; talk</description></item>
+</channel></rss>"""
+    a, b = parse_feed(body, "http://t.test/rss.xml", matcher=MATCHER).candidates
+    assert " ".join(a.summary.split()) == "Don't miss the fair"
+    assert a.topics == ()  # "summit" only occurs inside the script
+    assert " ".join(b.summary.split()) == "Leaders meet at the summit & talk"
+    assert b.topics == ("trump-kim-summit",)
+
+
 def test_atom_updated_date_and_guid():
     body = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id><updated>2018-06-12T00:00:00Z</updated>
 <entry><id>tag:a,2018:1</id><title>Denuclearisation talks</title><link rel="alternate" href="https://a.test/1"/>

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import calendar
+import html
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -36,14 +37,28 @@ def _when(entry) -> datetime | None:
     return None
 
 
-def _strip_tags(html: str | None) -> str:
-    return re.sub(r"<[^>]+>", " ", html or "")
+_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _strip_tags(markup: str | None) -> str:
+    """A summary's text: scripts and styles dropped, tags removed, entities decoded."""
+    return html.unescape(_TAG.sub(" ", _SCRIPT.sub(" ", markup or "")))
+
+
+# feedparser's HTML sanitizer and relative-URI resolution are more than half of its time
+# (1.9 -> 0.8 ms per item on 60 real feeds) and we use neither: a summary is reduced to
+# text above, and titles and links come out the same: on the 4,682 entries of the corpora's real
+# feeds, titles and links are identical and summaries the same text in all but 8 (a stray
+# character of broken markup, e.g. "&GT" against ">").
+_FEEDPARSER_OPTIONS = {"sanitize_html": False, "resolve_relative_uris": False}
 
 
 def parse_feed(body: bytes, feed_url: str, headers: dict[str, str] | None = None,
                matcher: TopicMatcher | None = None) -> ParsedFeed:
     """Parse a feed body. Raises FeedError when nothing usable is in it."""
-    parsed = feedparser.parse(body, response_headers={k.lower(): v for k, v in (headers or {}).items()})
+    parsed = feedparser.parse(body, response_headers={k.lower(): v for k, v in (headers or {}).items()},
+                              **_FEEDPARSER_OPTIONS)
     problem = None
     if parsed.bozo:
         exc = parsed.get("bozo_exception")
