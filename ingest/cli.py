@@ -1,6 +1,7 @@
 """The `ingest` command: a thin layer over the library functions of each stage.
 
-Exit codes: 0 success, 2 bad usage or config, 1 any other failure.
+Exit codes: 0 success, 2 bad usage or config, 1 any other failure, 128 + signal number
+when a signal stopped a one-shot command (130 for Ctrl-C, 143 for SIGTERM).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 
 import click
 
-from .clikit import config_options, fail
+from .clikit import Interrupted, config_options, fail, interrupted_exit, run_interruptible
 
 
 class LazyGroup(click.Group):
@@ -78,12 +79,14 @@ def run(cfg, once, grace, archive):
     try:
         with DaemonLock(cfg.database):
             if once:
-                pipe = asyncio.run(run_once(cfg, archive=store))
+                pipe = run_interruptible(run_once(cfg, archive=store))
                 click.echo(_summary(pipe.tally.counts), err=True)
             else:
                 asyncio.run(Daemon(cfg, grace=grace, archive=store).run())
     except AlreadyRunning as e:
         fail(str(e), 1)
+    except Interrupted as e:
+        interrupted_exit(e)
     finally:
         if store is not None:
             store.close()
@@ -139,10 +142,12 @@ def backfill(cfg, urls, url_file, sitemaps, warcs, since, until, dry_run, archiv
     store = _open_archive(archive)
     try:
         for source in sources:
-            report = asyncio.run(bf.backfill(cfg, source, dry_run=dry_run, archive=store))
+            report = run_interruptible(bf.backfill(cfg, source, dry_run=dry_run, archive=store))
             for url in report.planned:
                 click.echo(url)
             click.echo(_summary(report.counts), err=True)
+    except Interrupted as e:
+        interrupted_exit(e)
     finally:
         if store is not None:
             store.close()

@@ -1,12 +1,16 @@
 """Shared pieces of the command line: config options, one-line errors, exit codes.
 
 Every command lives next to the stage it drives and is registered in ingest/cli.py.
-Exit codes: 0 success, 2 bad usage or config, 1 any other failure.
+Exit codes: 0 success, 2 bad usage or config, 1 any other failure, 128 + signal number
+when a signal stopped a one-shot command (130 for Ctrl-C, 143 for SIGTERM).
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import os
+import signal
 import sys
 
 import click
@@ -54,3 +58,46 @@ def fail(message: str, code: int = 1):
     """Print one line to stderr and exit."""
     click.echo(f"ingest: {message}", err=True)
     sys.exit(code)
+
+
+class Interrupted(Exception):
+    """A one-shot command was stopped by SIGINT or SIGTERM (the signal's number is `args[0]`)."""
+
+
+def run_interruptible(coro):
+    """asyncio.run(coro) for one-shot commands (`run --once`, `backfill`), stoppable by a signal.
+
+    The first SIGINT/SIGTERM cancels the command: in-flight articles are abandoned (each
+    article is one transaction, so the database holds whole articles only; a rerun picks up
+    the rest), the worker pool and the database are closed, and `Interrupted` is raised.
+    A second signal exits at once (exit 128 + signal), like the daemon's.
+    """
+    got: list[int] = []
+
+    async def main():
+        task = asyncio.ensure_future(coro)
+        loop = asyncio.get_running_loop()
+
+        def on_signal(signum: int) -> None:
+            if got:
+                os._exit(128 + signum)  # SQLite rolls back an interrupted transaction on the next open
+            got.append(signum)
+            task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if got:
+                raise Interrupted(got[0]) from None
+            raise
+
+    return asyncio.run(main())
+
+
+def interrupted_exit(e: Interrupted):
+    """The one line and exit code (128 + signal, e.g. 130 for Ctrl-C) of an interrupted command."""
+    signum = e.args[0]
+    fail(f"interrupted by {signal.Signals(signum).name}; everything stored so far is kept (run again to continue)",
+         128 + signum)

@@ -142,19 +142,9 @@ class Daemon:
         name = signal.Signals(signum).name
         if self._signals > 1:
             log.warning("second signal %s: exiting now", name, extra={"outcome": "killed"})
-            self._kill_workers()
-            os._exit(130)  # SQLite rolls back an interrupted transaction on the next open
+            os._exit(130)  # SQLite rolls back an interrupted transaction; the workers follow (worker.exit_with)
         log.info("signal %s: stopping, in-flight work gets %gs", name, self.grace, extra={"outcome": "stopping"})
         self.stop.set()
-
-    def _kill_workers(self) -> None:
-        """Extraction workers would outlive an os._exit; end them (they are ours, by pid)."""
-        executor = getattr(self._pipe.pool, "_executor", None) if self._pipe and self._pipe.pool else None
-        for proc in list(getattr(executor, "_processes", {}).values() if executor else []):
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except (OSError, AttributeError):
-                pass
 
     # --- main loop -----------------------------------------------------------------------------
     async def run(self) -> None:

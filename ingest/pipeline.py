@@ -140,8 +140,11 @@ class Pipeline:
         self.fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts).__aenter__()
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, exc_type, *exc) -> None:
         try:
+            if exc_type is asyncio.CancelledError:  # the run was cancelled (a signal): abandon in-flight work
+                for task in list(self._tasks):
+                    task.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:

@@ -168,6 +168,50 @@ def test_backfill_beside_running_daemon(tmp_path):
         assert consistency_problems(db) == []
 
 
+def one_shot(cfg, *args, log_path):
+    """`ingest ARGS... --config CFG` in its own process group, stderr to log_path."""
+    log = open(log_path, "ab")
+    try:
+        return subprocess.Popen([sys.executable, "-m", "ingest", *args, "--config", str(cfg)], stdout=subprocess.DEVNULL,
+                                stderr=log, env=ingest_env(PINS), start_new_session=True)
+    finally:
+        log.close()
+
+
+@pytest.mark.parametrize("command, sig", [("run", signal.SIGINT), ("backfill", signal.SIGTERM)])
+def test_one_shot_commands_stop_on_a_signal_and_resume(tmp_path, command, sig):
+    """`run --once` and `backfill`: a signal abandons in-flight work, keeps what is stored,
+    exits 128 + signal with one line, leaves no worker; a second run completes the job."""
+    with FaultServer.threaded() as srv:
+        feed = srv.url("/feed.xml?n=20&prefix=g&delay=0.2", "a.test")
+        db, log = tmp_path / "g.db", tmp_path / "g.log"
+        cfg = daemon_config(tmp_path / "c.yaml", db, [feed], fetch={"per_host_delay": 0.0})
+        urls = tmp_path / "urls.txt"
+        urls.write_text("".join(srv.url(f"/article/g{i}?delay=0.2") + "\n" for i in range(20)))  # no host pins in backfill
+        args = ["run", "--once"] if command == "run" else ["backfill", "--urls", str(urls)]
+        proc = one_shot(cfg, *args, log_path=log)
+        try:
+            wait_for(lambda: n_articles(db) >= 3, 30, what="a few articles stored")
+            proc.send_signal(sig)
+            assert proc.wait(15) == 128 + sig
+            wait_for(lambda: not live_in_group(proc), 5, what="no worker left behind")
+        finally:
+            reap(proc)
+        last = log.read_text().strip().splitlines()[-1]
+        assert last == (f"ingest: interrupted by {sig.name}; everything stored so far is kept (run again to continue)")
+        assert consistency_problems(db) == []
+        stored = n_articles(db)
+        assert 3 <= stored < 20
+        proc = one_shot(cfg, *args, log_path=log)
+        try:
+            assert proc.wait(60) == 0
+        finally:
+            reap(proc)
+        assert n_articles(db) == 20 and consistency_problems(db) == []
+        if command == "backfill":  # resumed: the URLs stored before the signal were not fetched again
+            assert f"already_done {stored}" in log.read_text()
+
+
 def test_kill_9_leaves_no_worker_behind(tmp_path):
     """The extraction workers (and with them the forkserver and resource tracker) follow a
     killed daemon out, without a supervisor to kill the group."""
