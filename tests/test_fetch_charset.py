@@ -34,6 +34,49 @@ def test_decode_order_and_mismatch(body, content_type, charset, source, mismatch
         assert "président" in d.text and "\ufffd" not in d.text
 
 
+GERMAN = ("So schön winterlich ist es wie schon lange nicht mehr. Da bringt es richtig Laune, mal wieder was "
+          "ganz besonders Leckeres auf den Tisch zu bringen. Für die Vögel wird gesorgt. ") * 4
+
+
+@pytest.mark.parametrize("filler", ["var x = 1;\n" * 7000, "x" * 65535])
+def test_undeclared_utf8_after_a_long_ascii_head_is_utf8(filler):
+    """Detection reads the first 64 KB only: after a long ASCII head (inline scripts), or cut
+    inside a character, it answered cp1252 for valid UTF-8 -- real pages were stored with
+    "Magistratesâ€™ Court" and "GÃ©nero". The bytes decide first."""
+    body = f"<html><head><script>{filler}</script></head><body><p>Magistrates’ Court, Género.</p>".encode("utf-8")
+    assert len(body) > 65536
+    d = decode(body, "text/html")
+    assert (d.charset, d.source, d.mismatch) == ("utf-8", "detected", False)
+    assert "Magistrates’ Court, Género." in d.text
+
+
+@pytest.mark.parametrize("content_type, source", [("text/html; charset=utf-8", "header"), ("text/html", "detected")])
+def test_utf8_with_a_stray_latin1_byte_stays_utf8(content_type, source):
+    """One Latin-1 "ü" pasted into a UTF-8 page becomes one U+FFFD, not a legacy code page
+    for the whole page (real pages were read as cp1250 and cp1006)."""
+    body = GERMAN.encode("utf-8") + "Gr\u00fc\u00dfe".encode("latin-1") + GERMAN.encode("utf-8")
+    d = decode(body, content_type)
+    assert (d.charset, d.source, d.mismatch) == ("utf-8", source, False)
+    assert "schön" in d.text and "Vögel" in d.text and d.text.count("\ufffd") == 2
+
+
+def test_legacy_text_is_not_taken_for_utf8():
+    d = decode(GERMAN.encode("cp1252"), "text/html")
+    assert d.charset != "utf-8" and d.source == "detected" and d.text == GERMAN
+
+
+@pytest.mark.parametrize("label, codec", [("gb2312", "gb18030"), ("GBK", "gb18030"), ("iso-8859-9", "cp1254"),
+                                          ("tis-620", "cp874"), ("euc-kr", "cp949"), ("latin1", "cp1252")])
+def test_labels_decode_as_browsers_do(label, codec):
+    assert codec_name(label) == codec
+
+
+def test_gb2312_page_gets_the_gbk_em_dash():
+    body = '<meta charset="gb2312"><p>演员喊出铿锵誓言———“兄弟，放心吧！”</p>'.encode("gb18030")
+    d = decode(body)
+    assert (d.charset, d.source) == ("gb18030", "meta") and "誓言———“兄弟" in d.text
+
+
 def test_header_beats_meta():
     body = f'<meta charset="utf-8">{FRENCH}'.encode("cp1252")
     d = decode(body, "text/html; charset=windows-1252")

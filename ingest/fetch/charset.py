@@ -4,10 +4,14 @@ Order: byte-order mark, then the HTTP Content-Type charset, then the document's
 own declaration (<meta charset>, <meta http-equiv>, <?xml encoding?>), then
 charset-normalizer detection, then UTF-8 with replacement characters.
 
-A declaration is only trusted when the bytes agree with it:
-  * bytes that are valid UTF-8 and contain non-ASCII sequences are UTF-8 whatever
-    the page claims (random legacy-encoded text is almost never valid UTF-8 --
-    the same first check trafilatura's decode_file makes);
+Bytes that are UTF-8 are UTF-8, declared or not, whatever the page claims: valid UTF-8
+with non-ASCII sequences, or valid but for a few stray bytes (a Latin-1 "ü" pasted into a
+UTF-8 page: at least UTF8_MIN_RATIO valid non-ASCII characters per invalid sequence, which
+decodes as U+FFFD). Legacy-encoded text is almost never valid UTF-8 (the same first check
+trafilatura's decode_file makes), and charset-normalizer must not be asked first: it reads
+the first 64 KB only, which on pages with long inline scripts is all ASCII (or ends inside a
+character), so it answered cp1252 for valid UTF-8; and one stray byte sent it to a legacy
+code page for the whole page (cp1250, even cp1006, on real German pages). Then:
   * a declaration that cannot decode the bytes strictly is overruled by detection.
 Either case sets `mismatch`, which the garble checks can use; the raw bytes are
 kept by the caller so a decode can always be redone.
@@ -30,9 +34,11 @@ _BOMS = (  # longest first: the UTF-32-LE BOM starts with the UTF-16-LE one
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-# WHATWG Encoding Standard: browsers decode these labels as windows-1252, and
-# publishers rely on it (curly quotes in "iso-8859-1" pages).
-_WHATWG = {"iso8859-1": "cp1252", "ascii": "cp1252"}
+# WHATWG Encoding Standard: browsers decode these labels with a superset, and publishers
+# rely on it: curly quotes in "iso-8859-1" pages (windows-1252), "gb2312" pages decoded as
+# GBK/gb18030 (0xA1AA is an em dash there, a horizontal bar in strict GB2312), and so on.
+_WHATWG = {"iso8859-1": "cp1252", "ascii": "cp1252", "iso8859-9": "cp1254", "tis-620": "cp874",
+           "iso8859-11": "cp874", "gb2312": "gb18030", "gbk": "gb18030", "euc_kr": "cp949"}
 _META_RE = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)"""  # <meta charset> and http-equiv content
     rb"""|<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:\-]+)""",
@@ -79,6 +85,20 @@ def _strict(body: bytes, codec: str) -> str | None:
         return None
 
 
+UTF8_MIN_RATIO = 10  # valid non-ASCII characters per invalid sequence for a body to count as UTF-8
+
+
+def _utf8(body: bytes) -> str | None:
+    """The body decoded as UTF-8 if it is UTF-8 (strictly, or but for a few stray bytes), else None."""
+    text = _strict(body, "utf-8")
+    if text is not None:
+        return text
+    text = body.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    good = len(text) - len(text.encode("ascii", "ignore")) - bad  # non-ASCII characters, C speed
+    return text if good >= UTF8_MIN_RATIO * bad else None
+
+
 def _detect(body: bytes) -> str | None:
     matches = from_bytes(body[:DETECT])
     best = matches.best()
@@ -106,18 +126,19 @@ def decode(body: bytes, content_type: str | None = None, detect: bool = True) ->
         if declared is not None and declared.startswith(("utf-16", "utf-32")):
             declared = None  # we read the declaration as ASCII, so the page is not UTF-16 (WHATWG)
 
+    as_utf8 = None if body.isascii() else _utf8(body)
     if declared is not None:
         wide = declared.startswith(("utf-16", "utf-32"))  # their bytes can be valid UTF-8 too
-        if declared != "utf-8" and not wide and not body.isascii():
-            as_utf8 = _strict(body, "utf-8")
-            if as_utf8 is not None:
-                return Decoded(as_utf8, "utf-8", "detected", True)
+        if as_utf8 is not None and not wide:
+            return Decoded(as_utf8, "utf-8", source if declared == "utf-8" else "detected", declared != "utf-8")
         text = _strict(body, declared)
         if text is not None:
             return Decoded(text, declared, source, False)
 
     if body.isascii():  # every ASCII-compatible charset gives the same text
         return Decoded(body.decode("ascii"), "utf-8", "default", False)
+    if as_utf8 is not None:
+        return Decoded(as_utf8, "utf-8", "detected", declared is not None)
     if not detect:
         return None
     detected = _detect(body)
