@@ -131,7 +131,6 @@ class Daemon:
         self._polls: set[asyncio.Task] = set()  # feed polls running now (awaited at shutdown)
         self._polled: set[int] = set()  # feeds polled since this start (later polls are conditional)
         self._rechecking: dict[int, str | None] = {}  # article id -> next_check_at when submitted
-        self._pipe: Pipeline | None = None
         s = cfg.schedule
         self.recheck_every = min(RECHECK_EVERY, max(0.5, s.recheck_after / 4))
         self.recheck_per_tick = max(1, round(s.recheck_budget * self.recheck_every / 60))
@@ -154,7 +153,6 @@ class Daemon:
         log.info("starting with config %s", describe(self.cfg), extra={"config": describe(self.cfg), "outcome": "start"})
         hosts = self.hosts if self.hosts is not None else test_hosts_from_env()
         async with Pipeline(self.cfg, hosts=hosts, archive=self.archive) as pipe:
-            self._pipe = pipe
             scheduler = AsyncIOScheduler(timezone=timezone.utc)
             feeds = await pipe.register_feeds(self.cfg.feeds)
             for feed, first in self._first_polls(feeds).items():
