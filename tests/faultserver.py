@@ -493,17 +493,22 @@ def ingest_env(hosts=None) -> dict:
     return env
 
 
-def start_daemon(config, *args, log_path, hosts=None):
-    """Start `ingest run --config CONFIG ARGS...` in its own process group, stderr to log_path."""
+def start_ingest(config, *args, log_path, hosts=None):
+    """Start `ingest ARGS... --config CONFIG` in its own process group, output to log_path."""
     import subprocess
     import sys
 
     log = open(log_path, "ab")
     try:
-        return subprocess.Popen([sys.executable, "-m", "ingest", "run", "--config", str(config), *args],
+        return subprocess.Popen([sys.executable, "-m", "ingest", *args, "--config", str(config)],
                                 stdout=log, stderr=log, env=ingest_env(hosts), start_new_session=True)
     finally:
         log.close()
+
+
+def start_daemon(config, *args, log_path, hosts=None):
+    """Start `ingest run ARGS... --config CONFIG` (the daemon, or `--once`)."""
+    return start_ingest(config, "run", *args, log_path=log_path, hosts=hosts)
 
 
 def reap(proc) -> None:

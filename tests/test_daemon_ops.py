@@ -10,7 +10,7 @@ import time
 
 import pytest
 from faultserver import (FaultServer, consistency_problems, daemon_config, ingest_env, query, reap, start_daemon,
-                         wait_for)
+                         start_ingest, wait_for)
 
 pytestmark = pytest.mark.timeout(90)
 PINS = {name: "127.0.0.1" for name in ("a.test", "b.test", "c.test")}
@@ -168,16 +168,6 @@ def test_backfill_beside_running_daemon(tmp_path):
         assert consistency_problems(db) == []
 
 
-def one_shot(cfg, *args, log_path):
-    """`ingest ARGS... --config CFG` in its own process group, stderr to log_path."""
-    log = open(log_path, "ab")
-    try:
-        return subprocess.Popen([sys.executable, "-m", "ingest", *args, "--config", str(cfg)], stdout=subprocess.DEVNULL,
-                                stderr=log, env=ingest_env(PINS), start_new_session=True)
-    finally:
-        log.close()
-
-
 @pytest.mark.parametrize("command, sig", [("run", signal.SIGINT), ("backfill", signal.SIGTERM)])
 def test_one_shot_commands_stop_on_a_signal_and_resume(tmp_path, command, sig):
     """`run --once` and `backfill`: a signal abandons in-flight work, keeps what is stored,
@@ -189,7 +179,7 @@ def test_one_shot_commands_stop_on_a_signal_and_resume(tmp_path, command, sig):
         urls = tmp_path / "urls.txt"
         urls.write_text("".join(srv.url(f"/article/g{i}?delay=0.2") + "\n" for i in range(20)))  # no host pins in backfill
         args = ["run", "--once"] if command == "run" else ["backfill", "--urls", str(urls)]
-        proc = one_shot(cfg, *args, log_path=log)
+        proc = start_ingest(cfg, *args, log_path=log, hosts=PINS)
         try:
             wait_for(lambda: n_articles(db) >= 3, 30, what="a few articles stored")
             proc.send_signal(sig)
@@ -202,7 +192,7 @@ def test_one_shot_commands_stop_on_a_signal_and_resume(tmp_path, command, sig):
         assert consistency_problems(db) == []
         stored = n_articles(db)
         assert 3 <= stored < 20
-        proc = one_shot(cfg, *args, log_path=log)
+        proc = start_ingest(cfg, *args, log_path=log, hosts=PINS)
         try:
             assert proc.wait(60) == 0
         finally:

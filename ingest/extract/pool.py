@@ -53,11 +53,17 @@ def start_forkserver() -> None:
     of following them. It must be started before any socket is opened (its children, the
     workers, must not inherit any); ExtractPool.start() later uses the running server.
     """
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([WORKER_MODULE])
+    _forkserver_context()
     from multiprocessing import forkserver
 
     forkserver.ensure_running()
+
+
+def _forkserver_context():
+    """The forkserver start method, with worker.py preloaded in the server."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([WORKER_MODULE])
+    return ctx
 
 
 class ExtractPool:
@@ -70,9 +76,7 @@ class ExtractPool:
         self.restarts = 0
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([WORKER_MODULE])
-        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=in_worker,
+        return ProcessPoolExecutor(self.workers, mp_context=_forkserver_context(), initializer=in_worker,
                                    initargs=("init_worker", self.matcher, os.getpid()))
 
     def start(self) -> "ExtractPool":
