@@ -7,10 +7,13 @@ throughput benchmark (every k-th page, so all corpora are represented), each ste
 with `time.process_time` (CPU of this process only: immune to the other jobs of a shared
 machine, as long as they leave a core free):
 
-  ceiling         trafilatura.bare_extraction on the bytes, ingest's options (bench/throughput.py)
+  ceiling         trafilatura.bare_extraction on the bytes, the throughput ceiling's options
+                  (bench/throughput.py; here with the worker's C-level lxml class lookup, which
+                  importing ingest/extract/worker.py sets for the whole process)
   decode          ingest/fetch/charset.decode (on the event loop in the pipeline)
   worker task     ingest/extract/worker.run on the decoded page, pickling of its answer included,
-                  then its parts: page_dates, trafilatura on the text, fingerprint and its parts
+                  then its parts: page_dates, lxml parse, page_metadata, trafilatura on the
+                  parsed tree, fingerprint and its parts
   writer          Writer.store_many in batches of 32 on a fresh database (the writer thread)
 
 Each step runs `--repeat` times per page and the fastest is kept (less scheduler noise).
@@ -86,19 +89,22 @@ def fingerprint_parts(title: str, text: str, acc: dict, repeat: int) -> None:
 def page_steps(path: Path, url: str, repeat: int) -> tuple[dict, tuple | None]:
     """CPU seconds per step for one page, and the (candidate, Extracted) for the writer step."""
     import trafilatura  # noqa: PLC0415
+    from trafilatura.utils import load_html  # noqa: PLC0415
 
     from ingest.analyse import fingerprint  # noqa: PLC0415
     from ingest.extract import worker  # noqa: PLC0415
     from ingest.extract.dates import page_dates  # noqa: PLC0415
+    from ingest.extract.metadata import page_metadata  # noqa: PLC0415
     from ingest.fetch import charset  # noqa: PLC0415
     from ingest.records import Candidate, Extracted, Page  # noqa: PLC0415
 
     acc: dict[str, float] = {}
     body = read_page(path)
-    opts = dict(with_metadata=True, deduplicate=False, include_comments=False, include_tables=True)
+    opts = dict(deduplicate=False, include_comments=False, include_tables=True)
+    quick_dates = {"extensive_search": False, "original_date": True}  # the throughput ceiling's options
     _, acc["ceiling: trafilatura on bytes"] = timed(
-        lambda: trafilatura.bare_extraction(body, url=url, date_extraction_params=dict(worker.QUICK_DATES), **opts),
-        repeat=repeat)
+        lambda: trafilatura.bare_extraction(body, url=url, with_metadata=True, date_extraction_params=quick_dates,
+                                            **opts), repeat=repeat)
     decoded, acc["decode (event loop)"] = timed(charset.decode, body, "text/html", repeat=repeat)
     page = Page(url=url, final_url=url, status=200, headers={"content-type": "text/html"}, body=b"", html=decoded.text,
                 charset=decoded.charset, charset_source=decoded.source, charset_mismatch=decoded.mismatch,
@@ -107,9 +113,12 @@ def page_steps(path: Path, url: str, repeat: int) -> tuple[dict, tuple | None]:
                      published=datetime(2018, 6, 12, tzinfo=timezone.utc))
     answer, acc["worker task (run + pickle)"] = timed(lambda: pickle.dumps(worker.run(page, cand)), repeat=repeat)
     _, acc["  page_dates"] = timed(page_dates, decoded.text, repeat=repeat)
-    _, acc["  trafilatura on text"] = timed(
-        lambda: trafilatura.bare_extraction(decoded.text, url=url, date_extraction_params=dict(worker.QUICK_DATES),
-                                            **opts), repeat=repeat)
+    tree, acc["  load_html (lxml parse)"] = timed(load_html, decoded.text, repeat=repeat)
+    if tree is None:
+        return acc, None
+    _, acc["  page_metadata"] = timed(page_metadata, tree, url, False, repeat=repeat)
+    _, acc["  trafilatura on the tree"] = timed(lambda: trafilatura.bare_extraction(tree, url=url, **opts),
+                                                repeat=repeat)
     _, result = pickle.loads(answer)
     if isinstance(result, worker.Skipped):
         return acc, None

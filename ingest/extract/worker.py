@@ -12,7 +12,10 @@ import time
 from importlib.metadata import version
 
 import trafilatura
+from lxml.etree import ElementDefaultClassLookup
+from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
 from trafilatura.meta import reset_caches
+from trafilatura.utils import HTML_PARSER, load_html
 
 from ingest.analyse import fingerprint
 from ingest.analyse.fingerprint import minhash_template
@@ -20,6 +23,7 @@ from ingest.records import Candidate, Document, Extracted, Page
 from ingest.topics import TopicMatcher
 
 from .dates import page_dates
+from .metadata import page_metadata
 from .skipped import Skipped  # re-exported: callers import it from here too
 
 __all__ = ["EXTRACTOR", "Skipped", "extract", "extract_document", "run"]
@@ -27,46 +31,46 @@ __all__ = ["EXTRACTOR", "Skipped", "extract", "extract_document", "run"]
 EXTRACTOR = f"trafilatura {version('trafilatura')}"
 minhash_template()  # imports datasketch now: in the forkserver (which preloads this module), once for all workers
 
-
-# htmldate's extensive search (every date-like string of the page) is a third of trafilatura's
-# time on a news page (docs/performance.md). It is only worth it when htmldate's answer is
-# used: when neither the feed/sitemap nor the page's JSON-LD/meta tags give the date.
-QUICK_DATES = {"extensive_search": False, "original_date": True}
-
-
-def date_params(candidate: Candidate | None, declared) -> dict | None:
-    """htmldate parameters: trafilatura's defaults when its date is needed, the quick search otherwise."""
-    if (candidate is not None and candidate.published is not None) or declared.published:
-        return dict(QUICK_DATES)
-    return None
+# lxml.html's parser chooses the Python class of every element trafilatura touches by calling
+# back into Python (HtmlElementClassLookup.lookup: ~5,000 calls per page). lxml's C-level
+# default lookup gives the same classes, except that form controls become plain HtmlElement
+# (trafilatura uses none of their extras): ~1 ms less per page, identical output on the
+# 1,383 benchmark pages (docs/performance.md). This is trafilatura's parser, in this process.
+HTML_CLASS_LOOKUP = ElementDefaultClassLookup(element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction,
+                                              entity=HtmlEntity)
+HTML_PARSER.set_element_class_lookup(HTML_CLASS_LOOKUP)
 
 
 def extract_document(html: str, url: str, candidate: Candidate | None = None) -> Document | None:
-    """trafilatura with metadata; deduplicate=False (a repeated paragraph is evidence, not noise)."""
+    """trafilatura's text and metadata; deduplicate=False (a repeated paragraph is evidence, not noise)."""
     # A feed's or sitemap's date has a time and a zone; so do the publisher's JSON-LD and meta
-    # tags (ingest/extract/dates.py); htmldate's is a guess and often a bare day.
+    # tags (ingest/extract/dates.py); htmldate's is a guess and often a bare day, and costs
+    # ~1.3 ms per page even in its quick mode: it only runs when nothing better is known.
     declared = page_dates(html)
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, deduplicate=False,
-                                      include_comments=False, include_tables=True,
-                                      date_extraction_params=date_params(candidate, declared))
+    feed_date = candidate is not None and candidate.published is not None
+    tree = load_html(html)  # parsed once: the metadata reads it, bare_extraction works on its own copy
+    if tree is None:
+        return None
+    meta = page_metadata(tree, url, with_date=not (feed_date or declared.published))
+    doc = trafilatura.bare_extraction(tree, url=url, deduplicate=False, include_comments=False, include_tables=True)
     if doc is None or not (doc.text or "").strip():
         return None
-    if candidate is not None and candidate.published is not None:
+    if feed_date:
         published, date_source = candidate.published.isoformat(), candidate.source
     elif declared.published:
         published, date_source = declared.published, declared.published_source
     else:
-        published, date_source = doc.date, "htmldate" if doc.date else None
-    title = (doc.title or (candidate.title if candidate else None) or "").strip()
+        published, date_source = meta.date, "htmldate" if meta.date else None
+    title = (meta.title or (candidate.title if candidate else None) or "").strip()
     return Document(
         title=title,
         text=doc.text.strip(),
-        author=doc.author or None,
+        author=meta.author or None,
         published=published,
         modified=declared.modified,
         language=doc.language or None,
-        sitename=doc.sitename or None,
-        canonical_url=doc.url if doc.url and doc.url != url else (doc.url or None),
+        sitename=meta.sitename or None,
+        canonical_url=meta.url or None,
         date_source=date_source,
         extractor=EXTRACTOR,
     )
