@@ -29,7 +29,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.throughput import page_files, read_page
+from eval.corpora import page_files, read_page
 
 BATCH = 32
 

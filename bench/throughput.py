@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
 import json
 import os
 import re
@@ -42,36 +41,12 @@ from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from eval.corpora import page_files, read_page
 from ingest.records import Candidate
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = 8  # hosts; each has its own feed
 DEFAULT_NEWSPAPER_PATH = "/work/bench-deps/newspaper4k"
-
-
-# --- the pages ---------------------------------------------------------------------------------
-def page_files(limit: int | None = None) -> list[Path]:
-    """HTML test pages of the shared corpora, in a fixed order (sizes of 1 KB..5 MB)."""
-    sys.path.insert(0, str(ROOT))
-    from eval.corpora import shared_dir  # noqa: PLC0415
-
-    shared = shared_dir()
-    if shared is None:
-        return []
-    c = shared / "corpora"
-    files = sorted((c / "trafilatura-tests" / "eval").glob("*.html.gz"))
-    files += sorted((c / "trafilatura-tests" / "cache").glob("*.html"))
-    files += sorted((c / "newspaper4k-tests" / "current" / "html").glob("*.html"))
-    files += sorted((c / "newspaper4k-tests" / "legacy-a012967" / "html").glob("*.html"))
-    files += sorted((c / "goose3-tests" / "content").glob("*.html"))
-    files += sorted((c / "mozilla-readability-testpages" / "test-pages").glob("*/source.html"))
-    files = [f for f in files if f.stat().st_size > 500]
-    return files[:limit] if limit else files
-
-
-def read_page(path: str | Path) -> bytes:
-    path = str(path)
-    return gzip.open(path).read() if path.endswith(".gz") else open(path, "rb").read()
 
 
 # --- a small, cheap HTTP/1.1 server (keep-alive, optional latency) --------------------------------

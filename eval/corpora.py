@@ -36,6 +36,31 @@ def shared_dir() -> Path | None:
     return next((p for p in cands if (p / "corpora").is_dir()), None)
 
 
+def page_files(limit: int | None = None) -> list[Path]:
+    """The HTML test pages of the shared corpora (1,383; 1 KB..5 MB), in a fixed order.
+
+    trafilatura's evaluation set and cache, newspaper4k's, goose3's and Mozilla Readability's
+    test pages: the pages of the throughput benchmark and of `python -m eval extraction`.
+    """
+    shared = shared_dir()
+    if shared is None:
+        return []
+    c = shared / "corpora"
+    files = sorted((c / "trafilatura-tests" / "eval").glob("*.html.gz"))
+    files += sorted((c / "trafilatura-tests" / "cache").glob("*.html"))
+    files += sorted((c / "newspaper4k-tests" / "current" / "html").glob("*.html"))
+    files += sorted((c / "newspaper4k-tests" / "legacy-a012967" / "html").glob("*.html"))
+    files += sorted((c / "goose3-tests" / "content").glob("*.html"))
+    files += sorted((c / "mozilla-readability-testpages" / "test-pages").glob("*/source.html"))
+    files = [f for f in files if f.stat().st_size > 500]
+    return files[:limit] if limit else files
+
+
+def read_page(path: str | Path) -> bytes:
+    path = str(path)
+    return gzip.open(path).read() if path.endswith(".gz") else open(path, "rb").read()
+
+
 def _host(url: str) -> str:
     host = urlparse(url).netloc.lower()
     return host[4:] if host.startswith("www.") else host
