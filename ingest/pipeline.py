@@ -344,10 +344,9 @@ class Pipeline:
             return await self._feed_failed(feed, str(e))
         if parsed.warning:
             log.warning("feed %s parsed with problems: %s", feed.url, parsed.warning, extra={"feed": feed.url})
-        new = 0
+        # how many entries were not stored before this poll: one writer hop for the whole feed
+        new = await self.db(lambda: sum(1 for cand in parsed.candidates if w.known(cand) is None))
         for cand in parsed.candidates:
-            if await self.db(w.known, cand) is None:
-                new += 1
             await self.submit(cand)
         await self.db(w.feed_polled, feed.id, ok=True, title=parsed.title, etag=result.headers.get("ETag"),
                       last_modified=result.headers.get("Last-Modified"),

@@ -57,3 +57,21 @@ def test_normalise_text_equals_its_regex_definition():
     raw = f" {spaces}a{quotes}b \u00e9\uff21 {quotes[::-1]}c{spaces[::-1]}\n\nd\u2019e\ufb01 "
     expected = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", raw).translate(_QUOTES)).strip()
     assert normalise_text(raw) == expected
+
+
+def test_one_tokenisation_gives_the_sentences_lines_and_text_tokens():
+    """tokenised_lines replaces three tokenisations in the fingerprint: it must give the same
+    sentences, line keys and text tokens as each computed on its own."""
+    from ingest.analyse.checks import _key
+    from ingest.analyse.normalize import (collapse_lines, indexed_normalised_sentences, indexed_tokenised_sentences,
+                                          normalise_lines, split_sentences, tokenised_lines, words)
+
+    text = normalise_lines("İstanbul'da STRASSE straße\tmit Tab. Mr. Smith went home. U.S. officials said so!\x1c"
+                           "Next part  here.\u2028Line two, \"quoted\n\n  \"and next line. It ends here...\nx")
+    lines = tokenised_lines(text)
+    assert [s for line in lines for s, _ in line] == split_sentences(text)
+    assert [t for line in lines for _, toks in line for t in toks] == words(collapse_lines(text))
+    plain = [line.strip() for line in text.splitlines() if line.strip()]
+    assert [" ".join(t for _, toks in line for t in toks) for line in lines] == [_key(p) for p in plain]
+    assert indexed_tokenised_sentences(lines) == indexed_normalised_sentences(text)
+    assert "strasse" in words(collapse_lines(text)) and len(lines) == len(plain) == 5

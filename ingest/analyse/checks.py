@@ -303,14 +303,16 @@ def document_checks(title: str, text: str, fixed: str) -> tuple[GarbleReason, ..
     return checks_of_normalised(title, text, fixed, norm, words(norm))
 
 
-def checks_of_normalised(title: str, text: str, fixed: str, norm: str, tokens: list[str]) -> tuple[GarbleReason, ...]:
+def checks_of_normalised(title: str, text: str, fixed: str, norm: str, tokens: list[str],
+                         keys: list[str] | None = None) -> tuple[GarbleReason, ...]:
     """`document_checks` given what the fingerprint has computed already: `norm` is
-    `normalise_lines(fixed)` and `tokens` its `words` (with or without the line breaks:
-    the same tokens)."""
+    `normalise_lines(fixed)`, `tokens` its `words` (with or without the line breaks: the
+    same tokens) and `keys` the `_key` of each of its non-empty lines."""
     lines = [line.strip() for line in norm.splitlines() if line.strip()]
     ntitle = normalise_lines(title)
     english = is_english(tokens)
-    keys = [_key(line) for line in lines]  # each line tokenised once for both repetition checks
+    if keys is None:  # each line tokenised once for both repetition checks
+        keys = [_key(line) for line in lines]
     residue = residue_lines(lines)
     found = (
         mojibake(text, fixed),

@@ -15,8 +15,8 @@ from ingest.records import Fingerprint
 
 from .checks import checks_of_normalised
 from .encoding import fix_encoding
-from .normalize import (collapse_lines, hash63, indexed_normalised_sentences, normalise_lines, normalised_hash,
-                        shingles, text_hash, words)
+from .normalize import (collapse_lines, hash63, indexed_tokenised_sentences, normalise_lines, normalised_hash,
+                        shingles, text_hash, tokenised_lines)
 
 NUM_PERM = 128
 BANDS, ROWS = 32, 4  # P(candidate) = 0.87 at J=0.5, 0.99 at J=0.6 (notes §1.1 table)
@@ -70,10 +70,12 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     fixed = fix_encoding(text)  # `text` itself when there is no mojibake (nearly always)
     lines_norm = normalise_lines(fixed)
     norm = collapse_lines(lines_norm)  # == normalise_text(fixed)
-    toks = words(norm)
+    lines = tokenised_lines(lines_norm)
+    line_tokens = [[t for _, sentence in line for t in sentence] for line in lines]
+    toks = [t for line in line_tokens for t in line]  # == words(norm)
     sh = shingles(toks)
     sig = minhash(sh) if len(sh) >= MIN_LSH_SHINGLES else None
-    sents = indexed_normalised_sentences(lines_norm)[:MAX_SENTENCES]
+    sents = indexed_tokenised_sentences(lines)[:MAX_SENTENCES]
     return Fingerprint(
         text_hash=normalised_hash(norm) if fixed is text else text_hash(text),
         title_hash=text_hash(title),
@@ -81,6 +83,6 @@ def fingerprint(title: str, text: str) -> Fingerprint:
         band_keys=band_keys(sig) if sig is not None else (),
         minhash=np.asarray(sig, dtype=np.uint32).tobytes() if sig is not None else b"",
         sentences=tuple((h, pos) for h, pos, _ in sents),
-        garble=checks_of_normalised(title, text, fixed, lines_norm, toks),
+        garble=checks_of_normalised(title, text, fixed, lines_norm, toks, [" ".join(t) for t in line_tokens]),
         exact_key=hash63(norm),
     )

@@ -162,25 +162,41 @@ _SENT_END = re.compile(r"""[.!?]+["')\]]*(?=\s+["'(\[]?[A-Z0-9])""")
 
 def split_sentences(text: str) -> list[str]:
     """Split on line breaks, then on sentence-final punctuation followed by a capital."""
+    return [s for line in _lines(text) for s in _split_line(line)]
+
+
+def _lines(text: str) -> list[str]:
+    """The non-empty lines of a text, stripped (the paragraphs sentences are cut from)."""
+    return [line for line in (raw.strip() for raw in text.splitlines()) if line]
+
+
+def _split_line(line: str) -> list[str]:
     out: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
+    start = 0
+    for m in _SENT_END.finditer(line):
+        end = m.end()
+        before = line[start:m.start()].rsplit(None, 1)
+        last = before[-1].lower().lstrip("\"'(") if before else ""
+        # "Mr. Smith", "U.S. officials", "J. Smith": not a sentence end.
+        if m.group(0)[0] == "." and (last in _ABBREV or len(last) == 1 or "." in last):
             continue
-        start = 0
-        for m in _SENT_END.finditer(line):
-            end = m.end()
-            before = line[start:m.start()].rsplit(None, 1)
-            last = before[-1].lower().lstrip("\"'(") if before else ""
-            # "Mr. Smith", "U.S. officials", "J. Smith": not a sentence end.
-            if m.group(0)[0] == "." and (last in _ABBREV or len(last) == 1 or "." in last):
-                continue
-            out.append(line[start:end].strip())
-            start = end
-        rest = line[start:].strip()
-        if rest:
-            out.append(rest)
+        out.append(line[start:end].strip())
+        start = end
+    rest = line[start:].strip()
+    if rest:
+        out.append(rest)
     return out
+
+
+def tokenised_lines(lines_text: str) -> list[list[tuple[str, list[str]]]]:
+    """Each non-empty line of a `normalise_lines` text as its sentences, each with its `words`.
+
+    One tokenisation for the whole fingerprint: a line's tokens are its sentences' tokens in
+    order and the text's tokens its lines' (sentences are cut only at whitespace, which no
+    token contains, and case folding is per character), so the sentence keys, the line keys
+    of the repetition checks and the shingles all come from this one pass.
+    """
+    return [[(s, words(s)) for s in _split_line(line)] for line in _lines(lines_text)]
 
 
 MIN_SENTENCE_WORDS = 6
@@ -192,13 +208,13 @@ def normalise_lines(text: str) -> str:
     return _fold_quotes(unicodedata.normalize("NFKC", text))
 
 
-def sentence_key(sentence: str) -> tuple[int, int] | None:
+def sentence_key(sentence: str, toks: list[str] | None = None) -> tuple[int, int] | None:
     """(63-bit hash, word count) of a normalised sentence worth indexing, else None.
 
     Case, punctuation and US/UK spelling are folded so a lifted sentence that was
-    re-punctuated or re-spelled still matches its source.
+    re-punctuated or re-spelled still matches its source. `toks`: its `words`, if known.
     """
-    toks = words(sentence)
+    toks = words(sentence) if toks is None else toks
     if len(toks) < MIN_SENTENCE_WORDS or len(sentence) < MIN_SENTENCE_CHARS:
         return None
     return hash63(" ".join([fold_spelling(t) for t in toks])), len(toks)
@@ -215,10 +231,15 @@ def indexed_sentences(text: str) -> list[tuple[int, int, str]]:
 
 def indexed_normalised_sentences(lines_text: str) -> list[tuple[int, int, str]]:
     """`indexed_sentences` of a text from its `normalise_lines` form."""
+    return indexed_tokenised_sentences(tokenised_lines(lines_text))
+
+
+def indexed_tokenised_sentences(lines: list[list[tuple[str, list[str]]]]) -> list[tuple[int, int, str]]:
+    """`indexed_sentences` of a text from its `tokenised_lines`."""
     seen: set[int] = set()
     out = []
-    for pos, s in enumerate(split_sentences(lines_text)):
-        key = sentence_key(s)
+    for pos, (s, toks) in enumerate(sent for line in lines for sent in line):
+        key = sentence_key(s, toks)
         if key and key[0] not in seen:
             seen.add(key[0])
             out.append((key[0], pos, s))

@@ -5,6 +5,7 @@ the writer; the writer only does SQLite look-ups and inserts.
 """
 from __future__ import annotations
 
+import gc
 import os
 import select
 import threading
@@ -39,6 +40,12 @@ minhash_template()  # imports datasketch now: in the forkserver (which preloads 
 HTML_CLASS_LOOKUP = ElementDefaultClassLookup(element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction,
                                               entity=HtmlEntity)
 HTML_PARSER.set_element_class_lookup(HTML_CLASS_LOOKUP)
+
+# The forkserver imports this module before it forks the workers: the ~90,000 objects of the
+# libraries above are never garbage, so they go to the permanent generation and the workers'
+# collections never walk them again (gc time per page 0.22 -> 0.06 ms; the Python docs'
+# advice for pre-fork servers).
+gc.freeze()
 
 
 def extract_document(html: str, url: str, candidate: Candidate | None = None) -> Document | None:
