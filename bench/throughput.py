@@ -213,12 +213,6 @@ _FEED_DATED = Candidate(url="", source="feed", feed_url=None, guid="", title="Pa
                         published=datetime(2018, 6, 12, tzinfo=timezone.utc))
 
 
-def _warm(_=None) -> int:
-    import trafilatura  # noqa: F401, PLC0415
-
-    return os.getpid()
-
-
 def ceiling(files: list[Path], urls: list[str], extract=_trafilatura_direct, workers: int = 2,
             name: str = "ceiling") -> tuple[float, dict[str, str]]:
     """Wall seconds for `extract` on every page in `workers` processes (startup included), and the texts."""

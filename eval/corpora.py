@@ -127,8 +127,7 @@ def readability(root: Path) -> list[Doc]:
 def _extract(args) -> tuple[str, str, str]:
     path, url = args
     import trafilatura  # noqa: PLC0415 - only the worker needs it
-    raw = gzip.open(path).read() if path.endswith(".gz") else open(path, "rb").read()
-    doc = trafilatura.bare_extraction(raw, url=url, deduplicate=False, with_metadata=True)
+    doc = trafilatura.bare_extraction(read_page(path), url=url, deduplicate=False, with_metadata=True)
     if doc is None:
         return url, "", ""
     return url, (doc.title or ""), (doc.text or "")
