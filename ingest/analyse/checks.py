@@ -14,7 +14,7 @@ import ftfy.badness
 
 from ingest.records import GarbleReason
 
-from .normalize import normalise_lines, spelling_family, words
+from .normalize import nonempty_lines, normalise_lines, spelling_family, words
 
 SNIPPETS = 5  # evidence examples kept per reason
 
@@ -308,7 +308,7 @@ def checks_of_normalised(title: str, text: str, fixed: str, norm: str, tokens: l
     """`document_checks` given what the fingerprint has computed already: `norm` is
     `normalise_lines(fixed)`, `tokens` its `words` (with or without the line breaks: the
     same tokens) and `keys` the `_key` of each of its non-empty lines."""
-    lines = [line.strip() for line in norm.splitlines() if line.strip()]
+    lines = nonempty_lines(norm)
     ntitle = normalise_lines(title)
     english = is_english(tokens)
     if keys is None:  # each line tokenised once for both repetition checks

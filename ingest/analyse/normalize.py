@@ -162,11 +162,12 @@ _SENT_END = re.compile(r"""[.!?]+["')\]]*(?=\s+["'(\[]?[A-Z0-9])""")
 
 def split_sentences(text: str) -> list[str]:
     """Split on line breaks, then on sentence-final punctuation followed by a capital."""
-    return [s for line in _lines(text) for s in _split_line(line)]
+    return [s for line in nonempty_lines(text) for s in _split_line(line)]
 
 
-def _lines(text: str) -> list[str]:
-    """The non-empty lines of a text, stripped (the paragraphs sentences are cut from)."""
+def nonempty_lines(text: str) -> list[str]:
+    """The non-empty lines of a text, stripped: the paragraphs sentences are cut from, and the
+    lines the garble checks read (the fingerprint hands them keys in this order)."""
     return [line for line in (raw.strip() for raw in text.splitlines()) if line]
 
 
@@ -196,7 +197,7 @@ def tokenised_lines(lines_text: str) -> list[list[tuple[str, list[str]]]]:
     token contains, and case folding is per character), so the sentence keys, the line keys
     of the repetition checks and the shingles all come from this one pass.
     """
-    return [[(s, words(s)) for s in _split_line(line)] for line in _lines(lines_text)]
+    return [[(s, words(s)) for s in _split_line(line)] for line in nonempty_lines(lines_text)]
 
 
 MIN_SENTENCE_WORDS = 6
