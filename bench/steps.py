@@ -71,18 +71,22 @@ def fingerprint_parts(title: str, text: str, acc: dict, repeat: int) -> None:
     fpmod = importlib.import_module("ingest.analyse.fingerprint")  # the module (the package exports the function)
     from ingest.analyse.checks import checks_of_normalised  # noqa: PLC0415
     from ingest.analyse.encoding import fix_encoding  # noqa: PLC0415
-    from ingest.analyse.normalize import (collapse_lines, indexed_normalised_sentences, normalise_lines,  # noqa: PLC0415
-                                          normalised_hash, shingles, text_hash, words)
+    from ingest.analyse.normalize import (collapse_lines, indexed_tokenised_sentences, normalise_lines,  # noqa: PLC0415
+                                          normalised_hash, shingles, text_hash, tokenised_lines)
 
     fixed, acc["  fp: fix_encoding (ftfy when needed)"] = timed(fix_encoding, text, repeat=repeat)
-    lines, acc["  fp: normalise (NFKC, quotes, spaces)"] = timed(normalise_lines, fixed, repeat=repeat)
-    norm = collapse_lines(lines)
-    toks, acc["  fp: words"] = timed(words, norm, repeat=repeat)
+    lines_norm, acc["  fp: normalise (NFKC, quotes, spaces)"] = timed(normalise_lines, fixed, repeat=repeat)
+    norm = collapse_lines(lines_norm)
+    lines, acc["  fp: tokenise (lines, sentences, words)"] = timed(tokenised_lines, lines_norm, repeat=repeat)
+    line_tokens = [[t for _, sentence in line for t in sentence] for line in lines]
+    toks = [t for line in line_tokens for t in line]
     sh, acc["  fp: shingles"] = timed(shingles, toks, repeat=repeat)
     if len(sh) >= fpmod.MIN_LSH_SHINGLES:
         _, acc["  fp: minhash + bands"] = timed(lambda: fpmod.band_keys(fpmod.minhash(sh)), repeat=repeat)
-    _, acc["  fp: sentence hashes"] = timed(indexed_normalised_sentences, lines, repeat=repeat)
-    _, acc["  fp: garble checks"] = timed(checks_of_normalised, title, text, fixed, lines, toks, repeat=repeat)
+    _, acc["  fp: sentence hashes"] = timed(indexed_tokenised_sentences, lines, repeat=repeat)
+    keys = [" ".join(t) for t in line_tokens]
+    _, acc["  fp: garble checks"] = timed(checks_of_normalised, title, text, fixed, lines_norm, toks, keys,
+                                          repeat=repeat)
     _, acc["  fp: text hashes"] = timed(lambda: (normalised_hash(norm), text_hash(title)), repeat=repeat)
 
 
