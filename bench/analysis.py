@@ -1,11 +1,11 @@
 """`python -m bench.analysis`: analysis cost per article and index size at 1k, 10k, 100k articles.
 
-The corpus is filled in bulk (add() only, batched transactions, WAL) with synthetic
+The corpus is filled in bulk (indexed without judging, batched transactions, WAL) with synthetic
 fingerprints: random band keys and sentence hashes, which is what a large corpus of
 distinct articles looks like to the B-trees; every 50th filler is a real generated
 article (text stored) so near-copies in the sample exercise verification. At each
 size a sample of new articles (80% fresh, 20% near-copies of stored ones) is timed
-through fingerprint -> judge -> add, one transaction per 50 articles.
+through fingerprint -> judge -> record, one transaction per 50 articles.
 """
 from __future__ import annotations
 
@@ -17,14 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import sqlite_utils
-
-from ingest.analyse.corpus import CorpusIndex
+from eval.harness import IndexedCorpus
 from ingest.analyse.fingerprint import BANDS, fingerprint
 from ingest.analyse.synth import article
 from ingest.config import AnalysisConfig
 from ingest.records import Fingerprint
-from ingest.store.schema import migrate
 
 INDEX_TABLES = ("analysis_docs", "analysis_docs_exact", "lsh_bands", "sentences", "dup_edges", "dup_edges_of")
 REAL_EVERY = 50
@@ -41,52 +38,32 @@ def _fake(rng: random.Random) -> Fingerprint:
     )
 
 
-class Bench:
+class Bench(IndexedCorpus):
     def __init__(self, path: str):
-        self.db = sqlite_utils.Database(path)
-        c = self.db.conn
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("PRAGMA synchronous=NORMAL")
-        c.execute("PRAGMA cache_size=-65536")  # 64 MB
-        migrate(c)
-        self.index = CorpusIndex(self.db, AnalysisConfig())
-        self.n = 0
+        super().__init__(path, AnalysisConfig(), cache_kb=65_536)  # 64 MB, as the writer's
         self.real: list[tuple[int, str, str]] = []  # (id, title, text) of stored real articles
         self.rng = random.Random(1)
 
-    def _row(self, site, title, text):
-        self.n += 1
-        t = "2024-05-01T00:00:00+00:00"
-        self.db.conn.execute(
-            "INSERT INTO articles (id, url, url_key, site, first_seen, last_seen, current_version, versions) "
-            "VALUES (?, ?, ?, ?, ?, ?, 1, 1)", (self.n, f"https://{site}/{self.n}", f"{site}/{self.n}", site, t, t))
-        self.db.conn.execute(
-            "INSERT INTO versions (article_id, n, fetched_at, title, text, text_hash, title_hash, change) "
-            "VALUES (?, 1, ?, ?, ?, '', '', 'first')", (self.n, t, title, text))
-        return self.n, t
-
     def fill(self, upto: int) -> float:
         t0 = time.perf_counter()
-        c = self.db.conn
+        c = self.conn
         while self.n < upto:
             c.execute("BEGIN")
             for _ in range(min(BATCH, upto - self.n)):
                 site = f"site{self.rng.randrange(500)}.example"
                 if (self.n + 1) % REAL_EVERY == 0:
                     title, text = article(10_000_000 + self.n, paragraphs=self.rng.randint(6, 14))
-                    aid, _ = self._row(site, title, text)
-                    self.index.add(aid, site, fingerprint(title, text))
+                    aid = self.index_only(site, title, text, fingerprint(title, text))
                     self.real.append((aid, title, text))
                 else:
-                    aid, _ = self._row(site, "", "")
-                    self.index.add(aid, site, _fake(self.rng))
+                    self.index_only(site, "", "", _fake(self.rng))
             c.execute("COMMIT")
         return time.perf_counter() - t0
 
     def sample(self, n: int) -> dict:
         """Time fingerprint + judge + add for n new articles; returns ms lists."""
         total, judge_add, cands = [], [], []
-        c = self.db.conn
+        c = self.conn
         for i in range(n):
             if i % 50 == 0:
                 c.execute("BEGIN")
@@ -100,20 +77,18 @@ class Bench:
             t0 = time.perf_counter()
             fp = fingerprint(title, text)
             t1 = time.perf_counter()
-            aid, seen = self._row(site, title, text)
-            self.index.judge(aid, site, None, seen, title, text, fp)
-            self.index.add(aid, site, fp)
+            _, judgement = self.put(site, title, text, fp)
             t2 = time.perf_counter()
             total.append((t2 - t0) * 1000)
             judge_add.append((t2 - t1) * 1000)
-            cands.append(self.index.last_candidates)
+            cands.append(judgement.candidates)
             if i % 50 == 49 or i == n - 1:
                 c.execute("COMMIT")
         return {"total": total, "judge_add": judge_add, "candidates": cands}
 
     def index_bytes(self) -> int:
         marks = ",".join("?" * len(INDEX_TABLES))
-        return self.db.conn.execute(f"SELECT SUM(pgsize) FROM dbstat WHERE name IN ({marks})", INDEX_TABLES).fetchone()[0]
+        return self.conn.execute(f"SELECT SUM(pgsize) FROM dbstat WHERE name IN ({marks})", INDEX_TABLES).fetchone()[0]
 
 
 def pct(xs, p):

@@ -169,7 +169,7 @@ def bench_ingest(n: int, work: Path) -> tuple[Sampler, float, int]:
 def fill_export_db(path: Path, n: int) -> float:
     """n articles, one version each, synthetic text (~400-900 words), through the real schema (FTS included)."""
     from ingest.analyse.synth import article  # noqa: PLC0415
-    from ingest.store import open_db  # noqa: PLC0415
+    from ingest.store.sqlite.connection import open_writer as open_db  # noqa: PLC0415
 
     t0 = time.perf_counter()
     db = open_db(path)

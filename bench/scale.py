@@ -4,7 +4,7 @@ What the writer thread does for each extracted page, timed end to end: identity 
 (url_keys), the new article or version rows, the zstd blob, full-text index (FTS triggers),
 duplicate/garble judgement against the corpus and the analysis index update, the sighting
 and the commit: `Writer.store_many` in batches of 32, as the pipeline calls it, on a
-connection opened as the pipeline opens it (`ingest.pipeline.open_writer`). Fetching
+connection opened as the store opens it (`ingest.store.sqlite.writer.Writer.open`). Fetching
 and extraction are not included (the articles are pre-extracted synthetic pages,
 ingest/analyse/synth.py; fingerprints computed beforehand, as the worker pool does).
 
@@ -16,7 +16,7 @@ expensive verification path) and 10% re-fetches of stored articles (unchanged).
 Target: per-article p50 at 100k within 1.5x of the figure at 1k.
 
 `--end-to-end` also times the whole ingest of the same kind of sample at each size: the
-real Pipeline (2 extraction worker processes, the store task, the writer thread) given the
+real Pipeline (2 extraction worker processes, the store's batching task and writer thread) given the
 pages as a WARC backfill gives them (no HTTP: fetching costs the same at any corpus size),
 wall time per article from the first submit to the last store, the pool already warm.
 """
@@ -38,8 +38,9 @@ from ingest.analyse.fingerprint import fingerprint
 from ingest.analyse.synth import article
 from ingest.config import Config
 from ingest.records import Candidate, Document, Extracted, Page
-from ingest.pipeline import Pipeline, open_writer
-from ingest.store.writer import Writer
+from ingest.run.pipeline import Pipeline
+from ingest.store import open_store
+from ingest.store.sqlite.writer import Writer
 
 BATCH = 32
 WARM = 100  # pages ingested before timing the end-to-end run
@@ -52,8 +53,8 @@ def page_for(url: str, title: str, text: str) -> Extracted:
            f"<footer>(c) 2018</footer></body></html>")
     page = Page(url=url, final_url=url, status=200, headers={}, body=doc.encode(), html=doc, charset="utf-8",
                 charset_source="header", charset_mismatch=False, fetched_at=datetime.now(timezone.utc))
-    document = Document(title=title, text=text, published="2018-06-12T08:00:00+00:00", language="en",
-                        extractor="bench")
+    document = Document(title=title, text=text, published=datetime(2018, 6, 12, 8, tzinfo=timezone.utc),
+                        language="en", extractor="bench")
     return Extracted(page=page, document=document, fingerprint=fingerprint(title, text))
 
 
@@ -70,7 +71,7 @@ class Scale:
         t0 = time.perf_counter()
         start = b.n
         b.fill(upto)
-        c = b.db.conn
+        c = b.conn
         c.execute("BEGIN")
         c.execute("INSERT OR IGNORE INTO url_keys (key, article_id) SELECT url_key, id FROM articles WHERE id > ?",
                   (start,))
@@ -105,14 +106,15 @@ class Scale:
         for k in range(0, n, BATCH):
             batch = items[k:k + BATCH]
             t0 = time.perf_counter()
-            writer.store_many(batch)
+            writer.store_many([(c, ex, None) for c, ex in batch])
             per += [(time.perf_counter() - t0) * 1000 / len(batch)] * len(batch)
         return per
 
 
 async def _ingest(path: str, items: list[tuple[Candidate, Extracted]]) -> float:
     """Wall ms per article for the real pipeline to extract, analyse and store `items`' pages."""
-    async with Pipeline(Config(database=path, workers=2)) as pipe:
+    cfg = Config(database=path, workers=2)
+    async with open_store(cfg) as store, Pipeline(cfg, store) as pipe:
         for cand, ex in items[:WARM]:  # warm the workers and the writer
             await pipe.submit(cand, ex.page)
         await pipe.drain()
@@ -147,7 +149,7 @@ def main(argv=None) -> int:
         s = Scale(path)
         for size in sizes:
             fill_s = s.fill(size)
-            writer = open_writer(Config(database=path))  # as the pipeline opens it
+            writer = Writer.open(path, Config(database=path))  # as the store opens it
             s.sample(writer, 64)  # warm caches and statements
             per = s.sample(writer, a.sample)
             writer.conn.close()
@@ -159,7 +161,7 @@ def main(argv=None) -> int:
                 e2e.append((size, end_to_end(s, a.end_to_end)))
                 print(f"{size:7d} end to end (extract + analyse + store, 2 workers): {e2e[-1][1]:.2f} ms/article "
                       f"({1000 / e2e[-1][1]:.0f} articles/s)", flush=True)
-            s.bench.n = s.bench.db.conn.execute("SELECT max(id) FROM articles").fetchone()[0]
+            s.bench.n = s.bench.conn.execute("SELECT max(id) FROM articles").fetchone()[0]
     first, last = rows[0], rows[-1]
     ratio = last[2] / first[2]
     print(f"p50 at {last[0]:,} / at {first[0]:,} stored articles: {ratio:.2f}x (target <= 1.5x)")

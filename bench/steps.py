@@ -71,7 +71,7 @@ def fingerprint_parts(title: str, text: str, acc: dict, repeat: int) -> None:
     fpmod = importlib.import_module("ingest.analyse.fingerprint")  # the module (the package exports the function)
     from ingest.analyse.checks import checks_of_normalised  # noqa: PLC0415
     from ingest.analyse.encoding import fix_encoding  # noqa: PLC0415
-    from ingest.analyse.normalize import (collapse_lines, indexed_tokenised_sentences, normalise_lines,  # noqa: PLC0415
+    from ingest.text import (collapse_lines, indexed_tokenised_sentences, normalise_lines,  # noqa: PLC0415
                                           normalised_hash, shingles, text_hash, tokenised_lines)
 
     fixed, acc["  fp: fix_encoding (ftfy when needed)"] = timed(fix_encoding, text, repeat=repeat)
@@ -95,12 +95,12 @@ def page_steps(path: Path, url: str, repeat: int) -> tuple[dict, tuple | None]:
     import trafilatura  # noqa: PLC0415
     from trafilatura.utils import load_html  # noqa: PLC0415
 
-    from ingest.analyse import fingerprint  # noqa: PLC0415
+    from ingest.analyse.fingerprint import fingerprint  # noqa: PLC0415
     from ingest.extract import worker  # noqa: PLC0415
     from ingest.extract.dates import page_dates  # noqa: PLC0415
     from ingest.extract.metadata import page_metadata  # noqa: PLC0415
     from ingest.fetch import charset  # noqa: PLC0415
-    from ingest.records import Candidate, Extracted, Page  # noqa: PLC0415
+    from ingest.records import Candidate, Extracted, Page, Skipped  # noqa: PLC0415
 
     acc: dict[str, float] = {}
     body = read_page(path)
@@ -124,7 +124,7 @@ def page_steps(path: Path, url: str, repeat: int) -> tuple[dict, tuple | None]:
     _, acc["  trafilatura on the tree"] = timed(lambda: trafilatura.bare_extraction(tree, url=url, **opts),
                                                 repeat=repeat)
     _, result = pickle.loads(answer)
-    if isinstance(result, worker.Skipped):
+    if isinstance(result, Skipped):
         return acc, None
     doc, fp, topics = result
     _, acc["  fingerprint"] = timed(fingerprint, doc.title, doc.text, repeat=repeat)
@@ -136,13 +136,14 @@ def page_steps(path: Path, url: str, repeat: int) -> tuple[dict, tuple | None]:
 def writer_step(items: list) -> float:
     """CPU seconds of Writer.store_many over all items, in batches, on a fresh database."""
     from ingest.config import Config  # noqa: PLC0415
-    from ingest.pipeline import open_writer  # noqa: PLC0415
+    from ingest.store.sqlite.writer import Writer  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as tmp:
-        writer = open_writer(Config(database=str(Path(tmp) / "steps.db")))
+        path = str(Path(tmp) / "steps.db")
+        writer = Writer.open(path, Config(database=path))
         total = 0.0
         for k in range(0, len(items), BATCH):
-            _, cpu = timed(writer.store_many, items[k:k + BATCH])
+            _, cpu = timed(writer.store_many, [(c, ex, None) for c, ex in items[k:k + BATCH]])
             total += cpu
         writer.conn.close()
     return total

@@ -1,4 +1,4 @@
-"""`python -m eval analysis`: run the labelled benchmark through CorpusIndex and check the targets.
+"""`python -m eval analysis`: run the labelled benchmark through the judge and check the targets.
 
 Fingerprints are computed in a process pool (as the pipeline does), then every case is
 judged and added in order on a real SQLite file, like the store's single writer.
@@ -11,20 +11,18 @@ import re
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import ftfy
-import sqlite_utils
 
 from ingest.analyse.checks import combine
-from ingest.analyse.corpus import CorpusIndex
 from ingest.analyse.fingerprint import fingerprint
 from ingest.config import AnalysisConfig
-from ingest.store.schema import migrate
 
 from . import benchmark as bm
 from .corpora import ftfy_cases, real_articles, shared_dir
+from .harness import IndexedCorpus
 
 TARGETS = {
     "duplicates.precision": 0.97, "duplicates.recall": 0.95,
@@ -32,32 +30,6 @@ TARGETS = {
     "mojibake.precision": 0.98, "clean.flagged_max": 0.02,
 }
 BASE = datetime(2024, 5, 1, tzinfo=timezone.utc)
-
-
-class EvalStore:
-    """Inserts articles/versions rows like the core store, then judge + add."""
-
-    def __init__(self, path: str, cfg: AnalysisConfig):
-        self.db = sqlite_utils.Database(path)
-        self.db.conn.execute("PRAGMA journal_mode=WAL")
-        self.db.conn.execute("PRAGMA synchronous=NORMAL")
-        migrate(self.db.conn)
-        self.index = CorpusIndex(self.db, cfg)
-        self.n = 0
-
-    def put(self, site, title, text, fp, published=None):
-        self.n += 1
-        aid = self.n
-        seen = (BASE + timedelta(minutes=aid)).isoformat()
-        self.db.conn.execute(
-            "INSERT INTO articles (id, url, url_key, site, first_seen, last_seen, published, current_version, versions) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1)", (aid, f"https://{site}/{aid}", f"{site}/{aid}", site, seen, seen, published))
-        self.db.conn.execute(
-            "INSERT INTO versions (article_id, n, fetched_at, title, text, text_hash, title_hash, change) "
-            "VALUES (?, 1, ?, ?, ?, ?, ?, 'first')", (aid, seen, title, text, fp.text_hash, fp.title_hash))
-        verdict = self.index.judge(aid, site, published, seen, title, text, fp)
-        self.index.add(aid, site, fp)
-        return aid, verdict
 
 
 def _fp(args):
@@ -169,16 +141,15 @@ def example_page(root: Path, held, cfg: AnalysisConfig) -> dict:
     rng = random.Random(3)
     pad = [s for d in held[:30] for s in d.text.split("\n") if len(s.split()) >= 10]
     with tempfile.TemporaryDirectory() as tmp:
-        st = EvalStore(str(Path(tmp) / "ex.db"), cfg)
-        _, v0 = st.put("aggregator.example", title, text, fp)
-        st.db.conn.execute("DELETE FROM analysis_docs")
-        st2 = EvalStore(str(Path(tmp) / "ex2.db"), cfg)
+        st = IndexedCorpus(str(Path(tmp) / "ex.db"), cfg)
+        v0 = st.put("aggregator.example", title, text, fp)[1].verdict
+        st2 = IndexedCorpus(str(Path(tmp) / "ex2.db"), cfg)
         srcs = {}
         for k, site in enumerate(["apnews.example", "reuters.example", "bbc.example"]):
             body = "\n\n".join(rng.sample(pad, 4) + sents[k::3] + rng.sample(pad, 3))
             aid, _ = st2.put(site, f"Summit report {k}", body, fingerprint(f"Summit report {k}", body))
             srcs[aid] = site
-        _, v = st2.put("aggregator.example", title, text, fp)
+        v = st2.put("aggregator.example", title, text, fp)[1].verdict
     reasons = {r.name: r for r in (v.garble.reasons if v.garble else ())}
     named = {s["site"] for s in reasons["patchwork"].evidence["sources"]} if "patchwork" in reasons else set()
     out.update({
@@ -253,15 +224,16 @@ def run(argv: list[str]) -> int:
         db_path = args.keep_db or str(Path(tmp) / "eval.db")
         if Path(db_path).exists():
             Path(db_path).unlink()
-        st = EvalStore(db_path, cfg)
+        st = IndexedCorpus(db_path, cfg)
         for i, (c, fp) in enumerate(zip(cases, fps)):
             if i % 200 == 0:
-                st.db.conn.execute("BEGIN")
-            ids[c.key], verdicts[c.key] = st.put(c.site, c.title, c.text, fp)
+                st.conn.execute("BEGIN")
+            ids[c.key], judgement = st.put(c.site, c.title, c.text, fp)
+            verdicts[c.key] = judgement.verdict
             if i % 200 == 199:
-                st.db.conn.execute("COMMIT")
-        if st.db.conn.in_transaction:
-            st.db.conn.execute("COMMIT")
+                st.conn.execute("COMMIT")
+        if st.conn.in_transaction:
+            st.conn.execute("COMMIT")
     t_judge = time.time() - t2
     report = score(cases, verdicts, ids)
     report["ids"] = ids

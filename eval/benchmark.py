@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import ftfy
 from datasketch import MinHash, MinHashLSH
 
-from ingest.analyse.normalize import normalise_text, shingles, split_sentences, words
+from ingest.text import normalise_text, shingles, split_sentences, words
 
 from .corpora import Doc
 

@@ -1,7 +1,7 @@
 """`python -m eval versions`: versions kept against distinct edits, on real version histories.
 
 Three parts, all through the real extraction (`ingest.extract.worker.extract`, in worker
-processes) and the real writer (`Writer.store_many`, a temporary SQLite file):
+processes) and the real writer (`Writer.store_many` of ingest/store/sqlite/writer.py, a temporary SQLite file):
 
 1. NewsEdits sample (../shared/corpora/copietje-newsedits-neardup): 75 real versions of 22
    articles. Each version's body is wrapped in a page (nav, h1, article, footer) and stored
@@ -33,14 +33,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ingest.analyse.normalize import normalise_text
+from ingest.text import normalise_text
 from ingest.config import load_config
-from ingest.extract.worker import Skipped, extract
-from ingest.records import Candidate, Extracted, Page
+from ingest.extract.worker import extract
+from ingest.records import Candidate, Extracted, Page, Skipped
 from ingest.sources.feeds import parse_feed
-from ingest.store import open_db
-from ingest.store.writer import ZSTD_LEVEL, Writer
-from ingest.topics import TopicMatcher
+from ingest.store.sqlite.tables import ZSTD_LEVEL
+from ingest.store.sqlite.writer import Writer
+from ingest.analyse.topics import TopicMatcher
 
 from .corpora import html_to_text, shared_dir
 
@@ -78,7 +78,7 @@ def extract_all(items: list[tuple[Page, Candidate]], workers: int) -> list[Extra
 def new_writer(tmp: Path, name: str) -> Writer:
     cfg = load_config(None, str(tmp / f"{name}.db"))
     cfg.topics = []
-    return Writer(open_db(cfg.database), cfg)
+    return Writer.open(cfg.database, cfg)
 
 
 def text_of(fragment: str) -> str:
@@ -149,7 +149,7 @@ def newsedits(root: Path, tmp: Path, workers: int) -> Result | None:
         if isinstance(ex, Skipped):
             res.outcomes[f"skipped:{ex.reason}"] += 1
             continue
-        stored = w.store(cand, ex)
+        stored = w.store_many([(cand, ex, None)])[0]
         res.outcomes[stored.outcome] += 1
         per_article[cand.url].append(stored.outcome)
     tally_db(w, res)
@@ -211,7 +211,7 @@ def feed_history(root: Path, tmp: Path, workers: int, max_polls: int | None) -> 
                     res.outcomes[f"skipped:{ex.reason}"] += 1
                     continue
                 batch.append((c, replace(ex, page=replace(ex.page, fetched_at=at))))
-            for (c, _), stored in zip(batch, w.store_many(batch)):
+            for (c, _), stored in zip(batch, w.store_many([(c, ex, None) for c, ex in batch])):
                 res.outcomes[stored.outcome] += 1
                 articles_of_guid[c.guid].add(stored.article_id)
         tally_db(w, res)
@@ -251,7 +251,7 @@ def storage(root: Path, tmp: Path, workers: int) -> Storage | None:
     w = new_writer(tmp, "storage")
     for (page, cand), ex in zip(items, extract_all(items, workers)):
         if isinstance(ex, Extracted):
-            w.store(cand, ex)
+            w.store_many([(cand, ex, None)])
     c = w.conn
     rows = c.execute("SELECT length(CAST(v.text AS BLOB)), b.size, length(b.data) FROM versions v "
                      "JOIN blobs b ON b.hash = v.blob_hash").fetchall()

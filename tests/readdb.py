@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.store.db import open_db
+from ingest.store.sqlite.connection import open_writer as open_db
 from ingest.store.identity import url_key
 
 FEED_NEWS = "https://news.example.org/rss.xml"
@@ -241,7 +241,7 @@ def add_synthetic(conn: sqlite3.Connection, n: int, *, words: int = 250, start_i
 
 
 class Server:
-    """`ingest.read.commands.serve_cmd` in a subprocess on a free 127.0.0.1 port (a context manager)."""
+    """`ingest.cli.read.serve_cmd` in a subprocess on a free 127.0.0.1 port (a context manager)."""
 
     def __init__(self, db_path: str | Path, timeout: float = 30.0):
         self.db_path, self.timeout = Path(db_path), timeout
@@ -270,7 +270,7 @@ class Server:
         self.log_path = self.db_path.parent / f"serve-{self.port}.log"
         self._log = open(self.log_path, "wb")  # a file, not a pipe: Datasette's tracebacks could fill a pipe
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from ingest.read.commands import serve_cmd; serve_cmd()",
+            [sys.executable, "-c", "from ingest.cli.read import serve_cmd; serve_cmd()",
              "--db", str(self.db_path), "--port", str(self.port)],
             cwd=self.db_path.parent, env={**os.environ, "PYTHONPATH": str(root)},
             stdout=self._log, stderr=subprocess.STDOUT)

@@ -1,42 +1,33 @@
-"""CorpusIndex on a real SQLite file: duplicate kinds, originals, patchwork, boundedness."""
+"""The judge over the SQLite corpus index on a real file: duplicate kinds, originals,
+patchwork, boundedness."""
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
 import pytest
-import sqlite_utils
 
-from ingest.analyse import corpus as corpus_mod
-from ingest.analyse.corpus import CorpusIndex
+from ingest.analyse import judge as judge_mod
 from ingest.analyse.fingerprint import fingerprint
-from ingest.analyse.normalize import normalise_lines
 from ingest.analyse.synth import article, paragraphs, sentence
-from ingest.config import AnalysisConfig
-from ingest.store.schema import migrate
+from ingest.store.sqlite.corpus import SQLiteCorpus
+from ingest.text import normalise_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # eval/ is a top-level package, not installed
+    sys.path.insert(0, str(ROOT))
+
+from eval.harness import IndexedCorpus  # noqa: E402
 
 
-class Store:
-    """The minimum of the core store: articles + versions rows, then judge and add."""
-
-    def __init__(self, path):
-        self.db = sqlite_utils.Database(path)
-        migrate(self.db.conn)
-        self.index = CorpusIndex(self.db, AnalysisConfig())
-        self.next_id = 1
+class Store(IndexedCorpus):
+    """Texts stored at a given hour (and publication time), judged against what came before."""
 
     def put(self, site, title, text, hour, published=None, article_id=None):
-        seen = f"2024-05-01T{hour:02d}:00:00+00:00"
-        if article_id is None:
-            article_id, self.next_id = self.next_id, self.next_id + 1
-            self.db["articles"].insert({
-                "id": article_id, "url": f"https://{site}/a/{article_id}", "url_key": f"{site}/a/{article_id}",
-                "site": site, "first_seen": seen, "last_seen": seen, "published": published,
-                "current_version": 0, "versions": 0})
-        n = self.db.execute("SELECT versions FROM articles WHERE id = ?", [article_id]).fetchone()[0] + 1
-        self.db["versions"].insert({"article_id": article_id, "n": n, "fetched_at": seen, "title": title, "text": text,
-                                    "text_hash": "-", "title_hash": "-", "change": "first" if n == 1 else "edit"})
-        self.db.execute("UPDATE articles SET current_version = ?, versions = ? WHERE id = ?", [n, n, article_id])
-        fp = fingerprint(title, text)
-        verdict = self.index.judge(article_id, site, published, seen, title, text, fp)
-        self.index.add(article_id, site, fp)
-        self.db.conn.commit()
-        return article_id, verdict
+        seen = datetime(2024, 5, 1, hour, tzinfo=timezone.utc)
+        aid, self.last = super().put(site, title, text, fingerprint(title, text), seen=seen, published=published,
+                                     article_id=article_id)
+        self.conn.commit()
+        return aid, self.last.verdict
 
 
 @pytest.fixture
@@ -94,7 +85,7 @@ def test_original_is_earliest_published_not_first_seen(store):
     assert v1.duplicate is None and v2.duplicate is None  # the second stored is the original
     third, v3 = store.put("third.com", title, text, 3)
     assert v3.duplicate.of_article_id == early
-    assert store.index.cluster(late) == [early, late, third]
+    assert store.corpus.cluster(late) == [early, late, third]
 
 
 def test_versions_of_one_article_are_not_duplicates(store):
@@ -191,21 +182,21 @@ def test_candidate_search_is_bounded(store, monkeypatch):
         title, text = article(400 + seed, paragraphs=4)
         store.put(f"s{seed}.com", title, f"{text}\n\n{stock}", seed % 24)
     calls = []
-    real = CorpusIndex._infos
+    real = SQLiteCorpus.docs
 
     def spy(self, ids, with_text=False):
         ids = list(ids)
         calls.append((len(ids), with_text))
         return real(self, ids, with_text)
 
-    monkeypatch.setattr(CorpusIndex, "_infos", spy)
+    monkeypatch.setattr(SQLiteCorpus, "docs", spy)
     title, text = article(999, paragraphs=4)
     _, v = store.put("new.com", title, f"{text}\n\n{stock}", 23)
     assert v.duplicate is None
-    assert store.index.last_candidates <= corpus_mod.MAX_VERIFY
-    assert all(n <= corpus_mod.MAX_VERIFY for n, with_text in calls if with_text)
+    assert store.last.candidates <= judge_mod.MAX_VERIFY
+    assert all(n <= judge_mod.MAX_VERIFY for n, with_text in calls if with_text)
     # the stock sentences hit 120 articles but at most SENT_CAP+1 rows are read per sentence
-    assert max(n for n, with_text in calls if not with_text) <= 2 * (corpus_mod.SENT_CAP + 1) + 4 * corpus_mod.MAX_VERIFY
+    assert max(n for n, with_text in calls if not with_text) <= 2 * (judge_mod.SENT_CAP + 1) + 4 * judge_mod.MAX_VERIFY
 
 
 def test_patchwork_with_lightly_edited_lifts(store):

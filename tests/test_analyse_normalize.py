@@ -1,5 +1,5 @@
 """Normalisation, hashing and sentence cutting shared by all analysis layers."""
-from ingest.analyse.normalize import (
+from ingest.text import (
     fold_spelling, indexed_sentences, normalise_text, sentence_key, spelling_family, split_sentences, text_hash,
 )
 
@@ -50,7 +50,7 @@ def test_normalise_text_equals_its_regex_definition():
     import sys
     import unicodedata
 
-    from ingest.analyse.normalize import _QUOTES
+    from ingest.text import _QUOTES
 
     spaces = "".join(chr(c) for c in range(sys.maxunicode + 1) if re.fullmatch(r"\s", chr(c)))
     quotes = "".join(chr(k) for k in _QUOTES)
@@ -63,7 +63,7 @@ def test_one_tokenisation_gives_the_sentences_lines_and_text_tokens():
     """tokenised_lines replaces three tokenisations in the fingerprint: it must give the same
     sentences, line keys and text tokens as each computed on its own."""
     from ingest.analyse.checks import _key
-    from ingest.analyse.normalize import (collapse_lines, indexed_normalised_sentences, indexed_tokenised_sentences,
+    from ingest.text import (collapse_lines, indexed_normalised_sentences, indexed_tokenised_sentences,
                                           normalise_lines, split_sentences, tokenised_lines, words)
 
     text = normalise_lines("İstanbul'da STRASSE straße\tmit Tab. Mr. Smith went home. U.S. officials said so!\x1c"

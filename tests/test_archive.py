@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from ingest.archive import WarcArchive, http_head
+from ingest.run.archive import WarcArchive, http_head
 from ingest.fetch import charset
 from ingest.records import Page
 from ingest.sources.warc import WarcStats, warc_pages

@@ -1,72 +1,58 @@
 """Daemon job logic in-process with a stand-in pipeline: no feed is ever dropped from the schedule."""
 import asyncio
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import timedelta
 
 from ingest.config import Config, ScheduleConfig
-from ingest.daemon import Daemon
-from ingest.pipeline import PollResult
-from ingest.store.writer import FeedState
-
-
-class FakeWriter:
-    def __init__(self):
-        self.updates = []
-        self.failures = 0.0
-
-    def feed_state(self, url):
-        return FeedState(1, url, None, '"e"', None, "h", 10.0, self.failures, None)
-
-    def update_feed(self, feed_id, **fields):
-        self.updates.append(fields)
+from ingest.records import FeedState
+from ingest.run.daemon import Daemon
+from ingest.times import now
 
 
 class FakePipe:
-    def __init__(self, cfg, outcomes):
-        self.cfg, self.writer, self.outcomes, self.calls = cfg, FakeWriter(), list(outcomes), []
+    """poll_feed answers from a script: a new state (the store planned its next poll) or an error."""
 
-    async def db(self, fn, *args, **kwargs):
-        return fn(*args, **kwargs)
+    def __init__(self, outcomes):
+        self.outcomes, self.calls = list(outcomes), []
 
     async def poll_feed(self, state, conditional=True):
         self.calls.append(conditional)
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, Exception):
             raise outcome
-        return outcome
+        return replace(state, next_poll_at=now() + timedelta(seconds=outcome))
 
 
 class FakeScheduler:
     def __init__(self):
         self.jobs = []
 
-    def add_job(self, fn, trigger, run_date, **kwargs):
-        self.jobs.append(run_date)
+    def add_job(self, fn, trigger, run_date, args, **kwargs):
+        self.jobs.append((run_date, args[2]))
 
 
-def test_poll_reschedules_after_success_failure_and_crash():
+def test_poll_reschedules_after_success_and_crash():
     cfg = Config(schedule=ScheduleConfig(min_interval=5, default_interval=60, max_interval=600))
-    feed = FeedState(1, "http://a.test/feed", None, None, None, None, None, 0.0, None)
+    feed = FeedState(1, "http://a.test/feed")
 
     async def go():
         daemon = Daemon(cfg)
-        pipe = FakePipe(cfg, [PollResult(feed.url, True, items=3, new=3), RuntimeError("database hiccup"),
-                              PollResult(feed.url, True, ttl=300)])
+        pipe = FakePipe([5.0, RuntimeError("database hiccup"), 300.0])
         sched = FakeScheduler()
-        t0 = datetime.now(timezone.utc)
-        await daemon._poll(pipe, sched, feed)  # new items: 10 s * 0.5 -> min 5 s (+-10 %)
-        await daemon._poll(pipe, sched, feed)  # crash: logged, retried after default_interval
-        await daemon._poll(pipe, sched, feed)  # ttl 300 s is a floor
+        t0 = now()
+        await daemon._poll(pipe, sched, feed)  # scheduled when the store said
+        await daemon._poll(pipe, sched, sched.jobs[-1][1])  # crash: logged, retried after default_interval
+        await daemon._poll(pipe, sched, sched.jobs[-1][1])
         daemon.stop.set()
-        await daemon._poll(pipe, sched, feed)  # stopping: nothing polled, nothing scheduled
+        await daemon._poll(pipe, sched, sched.jobs[-1][1])  # stopping: nothing polled, nothing scheduled
         return pipe, sched, t0
 
     pipe, sched, t0 = asyncio.run(asyncio.wait_for(go(), 10))
     assert pipe.calls == [False, True, True]  # first poll after a start is unconditional
-    waits = [(at - t0).total_seconds() for at in sched.jobs]
+    waits = [(at - t0).total_seconds() for at, _ in sched.jobs]
     assert len(waits) == 3
-    assert 4.5 <= waits[0] <= 6.5 and 59 <= waits[1] <= 61 and 300 <= waits[2] <= 331
-    assert [u["interval"] for u in pipe.writer.updates] == [5.0, 300.0]
-    assert all(u["next_poll_at"] for u in pipe.writer.updates)
+    assert 4 <= waits[0] <= 6.5 and 59 <= waits[1] <= 61.5 and 299 <= waits[2] <= 301.5
+    assert sched.jobs[0][1].next_poll_at == sched.jobs[0][0]  # the job carries the feed's new state
 
 
 def test_recheck_tick_and_budget_follow_config():

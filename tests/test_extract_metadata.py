@@ -14,6 +14,7 @@ from trafilatura.utils import HTML_PARSER, load_html
 
 from ingest.extract import worker
 from ingest.extract.metadata import page_metadata
+from ingest.times import parse
 from ingest.records import Candidate
 
 STORY = "".join(f"<p>Paragraph {i}: the leaders met in Singapore on Tuesday for talks about the peninsula, "
@@ -61,7 +62,8 @@ def test_extract_document_matches_trafilatura_with_metadata():
         doc = worker.extract_document(html, url)
         assert (doc.text, doc.title, doc.author, doc.sitename, doc.canonical_url) == \
             (ref.text.strip(), ref.title, ref.author, ref.sitename, ref.url)
-        assert (doc.published, doc.date_source) == (ref.date, "htmldate")  # nothing better known: htmldate's date
+        # nothing better known: htmldate's date (a day: midnight UTC)
+        assert (doc.published, doc.date_source) == (parse(ref.date), "htmldate")
         feed = Candidate(url=url, source="feed", published=datetime(2018, 6, 12, 1, tzinfo=timezone.utc))
         assert worker.extract_document(html, url, feed).date_source == "feed"
 

@@ -6,29 +6,21 @@ WORKER_ONLY = ("trafilatura", "lxml", "datasketch", "scipy", "htmldate", "justex
 
 
 def test_main_process_imports_no_extraction_libraries():
-    code = ("import sys, ingest.cli, ingest.daemon, ingest.pipeline, ingest.extract, ingest.analyse; "
+    code = ("import sys, ingest.cli, ingest.run.daemon, ingest.run.pipeline, ingest.extract, "
+            "ingest.store, ingest.analyse.judge; "
             f"print([m for m in {WORKER_ONLY!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout
 
 
-def test_skipped_is_one_class_wherever_it_is_imported_from():
-    from ingest.extract.pool import Skipped as from_pool
-    from ingest.extract.skipped import Skipped
-    from ingest.extract.worker import Skipped as from_worker
-
-    assert from_pool is Skipped is from_worker
-
-
-def test_lazy_exports_still_resolve():
-    import ingest.analyse
-    import ingest.extract
-    from ingest.analyse.corpus import CorpusIndex
-    from ingest.extract.worker import extract
-
-    assert ingest.analyse.CorpusIndex is CorpusIndex
-    assert ingest.extract.extract is extract
-    assert callable(ingest.analyse.fingerprint)  # the function, not the submodule
+def test_opening_the_store_does_not_import_pandas(tmp_path):
+    """sqlite_utils imports pandas when installed (~0.35 s): kept off the daemon's start-up path."""
+    code = ("import sys, asyncio; from ingest.config import Config; from ingest.store import open_store\n"
+            "async def main():\n"
+            f"    async with open_store(Config(database={str(tmp_path / 'x.db')!r})) as s: pass\n"
+            "asyncio.run(main()); print('pandas' in sys.modules, 'sqlite_utils' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["False", "True"], out
 
 
 def test_in_worker_runs_a_worker_function_by_name():

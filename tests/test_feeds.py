@@ -9,7 +9,7 @@ from ingest.config import TopicConfig
 from ingest.demo.site import render_feed
 from ingest.demo.stories import world
 from ingest.sources.feeds import FeedError, parse_feed
-from ingest.topics import TopicMatcher
+from ingest.analyse.topics import TopicMatcher
 
 MATCHER = TopicMatcher.from_config([TopicConfig("trump-kim-summit", ["summit", "Kim Jong[ -]?Un", "denucleari[sz]ation"])])
 BASE = "http://news.test"

@@ -8,7 +8,7 @@ import pytest
 from conftest import ingest_cli
 from versions_site import PARAS, Site, Story, replay
 
-from ingest.history import hunks
+from ingest.read.history import hunks
 from ingest.store.versions import word_ops
 
 ADDED = "On Wednesday the White House said the exercises would be suspended."

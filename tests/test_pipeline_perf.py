@@ -10,15 +10,15 @@ import os
 import signal
 import sqlite3
 import time
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
-
 
 from ingest.analyse.synth import article
 from ingest.config import Config
-from ingest.pipeline import Pipeline, Tally
 from ingest.progress import progress
-from ingest.records import Candidate, Page
-from ingest.store.writer import Stored
+from ingest.records import Candidate, Page, Stored
+from ingest.run.pipeline import Pipeline, Tally
+from ingest.store import open_store
 
 
 def make_page(i: int, paragraphs: int = 8, host: str = "news.test") -> tuple[Candidate, Page]:
@@ -38,6 +38,12 @@ def config(tmp_path, workers: int = 2) -> Config:
     return Config(database=str(tmp_path / "perf.db"), workers=workers)
 
 
+@asynccontextmanager
+async def pipeline(cfg: Config, linger: float = 0.2, **kw):
+    async with open_store(cfg, linger=linger) as store, Pipeline(cfg, store, **kw) as pipe:
+        yield pipe
+
+
 async def ingest_pages(pipe: Pipeline, items) -> None:
     for cand, page in items:
         await pipe.submit(cand, page)
@@ -54,7 +60,7 @@ def test_both_workers_extract_and_stores_are_batched(tmp_path):
     items = [make_page(i) for i in range(60)]
 
     async def main():
-        async with Pipeline(cfg, store_linger=0.05) as pipe:
+        async with pipeline(cfg, linger=0.05) as pipe:
             await ingest_pages(pipe, items)
             return pipe
 
@@ -65,43 +71,44 @@ def test_both_workers_extract_and_stores_are_batched(tmp_path):
     seen = pipe.pool.pids
     assert len(seen) == 2 and os.getpid() not in seen and all(n > 0 for n in seen.values())
     # 60 articles stored in fewer transactions than articles: store_many batches
-    assert sum(size * n for size, n in pipe.batches.items()) == 60
-    assert max(pipe.batches) > 1 and sum(pipe.batches.values()) < 60
+    batches = pipe.store.batches
+    assert sum(size * n for size, n in batches.items()) == 60
+    assert max(batches) > 1 and sum(batches.values()) < 60
 
 
 def test_a_lone_article_is_stored_without_lingering(tmp_path):
-    """The store task waits for more articles only while more are in flight: a daemon that
-    finds one new article stores it at once, not after the linger."""
+    """The store task waits for more articles only while they arrive close together: a daemon
+    that finds one new article stores it at once, not after the linger."""
     cfg = config(tmp_path, workers=1)
 
     async def main():
-        async with Pipeline(cfg, store_linger=30.0) as pipe:
+        async with pipeline(cfg, linger=30.0) as pipe:
             t = time.monotonic()
             await ingest_pages(pipe, [make_page(0)])
             return pipe, time.monotonic() - t
 
     pipe, took = asyncio.run(main())
-    assert stored_count(cfg.database) == 1 and pipe.batches == {1: 1}
+    assert stored_count(cfg.database) == 1 and pipe.store.batches == {1: 1}
     assert took < 15.0, took  # half the linger: it did not wait for it
 
 
 def test_one_bad_article_does_not_lose_its_batch(tmp_path, monkeypatch):
-    from ingest.store import writer as writer_mod
+    from ingest.store.sqlite.articles import Articles
 
     cfg = config(tmp_path)
     items = [make_page(i) for i in range(12)]
     bad = items[5][0].url
-    real_store = writer_mod.Writer._store
+    real_store = Articles.store
 
-    def flaky(self, candidate, ex):
+    def flaky(self, candidate, ex, fetch):
         if candidate.url == bad:
             raise RuntimeError("boom")
-        return real_store(self, candidate, ex)
+        return real_store(self, candidate, ex, fetch)
 
-    monkeypatch.setattr(writer_mod.Writer, "_store", flaky)
+    monkeypatch.setattr(Articles, "store", flaky)
 
     async def main():
-        async with Pipeline(cfg, store_linger=0.2) as pipe:
+        async with pipeline(cfg, linger=0.2) as pipe:
             await ingest_pages(pipe, items)
             return pipe
 
@@ -115,7 +122,7 @@ def test_submit_blocks_when_in_flight_is_full(tmp_path):
     items = [make_page(i) for i in range(10)]
 
     async def main():
-        async with Pipeline(cfg, max_in_flight=3) as pipe:
+        async with pipeline(cfg, max_in_flight=3) as pipe:
             gate = asyncio.Event()
             real = pipe.pool.extract
 
@@ -159,7 +166,7 @@ def test_event_loop_is_never_blocked_while_extracting(tmp_path):
                 await asyncio.sleep(0.01)
                 lags.append(loop.time() - t - 0.01)
 
-        async with Pipeline(cfg) as pipe:
+        async with pipeline(cfg) as pipe:
             hb = asyncio.create_task(heartbeat())
             started = time.perf_counter()
             await ingest_pages(pipe, items)
@@ -181,7 +188,7 @@ def test_pool_survives_a_killed_worker(tmp_path):
     items = [make_page(i, paragraphs=60) for i in range(24)]
 
     async def main():
-        async with Pipeline(cfg) as pipe:
+        async with pipeline(cfg) as pipe:
             victim = pipe.pool.worker_pids[0]
 
             async def killer():
@@ -223,18 +230,19 @@ def test_store_path_queries_use_indexes(tmp_path):
     statements: list[str] = []
 
     async def main():
-        async with Pipeline(cfg) as pipe:
+        async with pipeline(cfg) as pipe:
             await ingest_pages(pipe, items[:10])
-            await pipe.db(pipe.writer.conn.set_trace_callback, statements.append)
+            store = pipe.store
+            await store.execute_fn(lambda w: w.conn.set_trace_callback(statements.append), write=False)
             # the second half: new articles, a re-fetch of a stored one, a skipped look-up
             await ingest_pages(pipe, items[10:])
             cand, page = items[3]
             await pipe.submit(Candidate(url=cand.url, source="feed"), page)
             await pipe.drain()
-            await pipe.db(pipe.writer.known, Candidate(url=items[4][0].url, source="feed"))
-            await pipe.db(pipe.writer.is_off_topic, "https://news.test/nothing")
-            await pipe.db(pipe.writer.due_for_recheck, 10)
-            await pipe.db(pipe.writer.conn.set_trace_callback, None)
+            await store.known(Candidate(url=items[4][0].url, source="feed"))
+            await store.known(Candidate(url="https://news.test/nothing", source="feed"))
+            await store.recheck.due(10)
+            await store.execute_fn(lambda w: w.conn.set_trace_callback(None), write=False)
 
     asyncio.run(main())
     conn = sqlite3.connect(cfg.database)

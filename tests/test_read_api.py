@@ -8,7 +8,7 @@ import pytest
 
 import ingest
 import readdb
-from ingest.api import Article, Store, Version
+from ingest.read.api import Article, Reader, Version
 from ingest.read.export import ExportError
 
 
@@ -24,12 +24,12 @@ def store(fx):
 
 
 def test_open_is_the_api_and_builtin_open_is_untouched(fx):
-    assert ingest.open is __import__("ingest.api").api.open
+    assert ingest.open is __import__("ingest.read.api").read.api.open
     import builtins
 
     assert open is builtins.open  # `from .api import open` shadows nothing outside the ingest namespace
     s = ingest.open(fx.path)
-    assert isinstance(s, Store)
+    assert isinstance(s, Reader)
     s.close()
     with pytest.raises(sqlite3.ProgrammingError):
         s.sql("select 1")

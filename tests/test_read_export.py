@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 import readdb
-from ingest.read.commands import export_cmd
+from ingest.cli.read import export_cmd
 from ingest.read.export import ExportError, export
 from ingest.read.query import ARTICLE_FIELDS, VERSION_FIELDS, ExportFilters
-from ingest.store.db import open_db
+from ingest.store.sqlite.connection import open_writer as open_db
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -267,7 +267,7 @@ def test_cli_bad_usage_exits_2(fx, args):
 
 def test_cli_missing_database_exits_1_in_a_subprocess(tmp_path):
     missing = tmp_path / "missing.db"
-    proc = subprocess.run([sys.executable, "-c", "from ingest.read.commands import export_cmd; export_cmd()",
+    proc = subprocess.run([sys.executable, "-c", "from ingest.cli.read import export_cmd; export_cmd()",
                            "--db", str(missing)], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 1
@@ -276,7 +276,7 @@ def test_cli_missing_database_exits_1_in_a_subprocess(tmp_path):
 
 
 def test_cli_subprocess_stdout_jsonl(fx, tmp_path):
-    proc = subprocess.run([sys.executable, "-c", "from ingest.read.commands import export_cmd; export_cmd()",
+    proc = subprocess.run([sys.executable, "-c", "from ingest.cli.read import export_cmd; export_cmd()",
                            "--db", str(fx.path), "--flag", "garbled"], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr

@@ -106,7 +106,7 @@ def test_write_attempts_fail_and_change_nothing(fx, server):
 
 def test_serve_missing_database_exits_1(tmp_path):
     missing = tmp_path / "missing.db"
-    proc = subprocess.run([sys.executable, "-c", "from ingest.read.commands import serve_cmd; serve_cmd()",
+    proc = subprocess.run([sys.executable, "-c", "from ingest.cli.read import serve_cmd; serve_cmd()",
                            "--db", str(missing), "--port", "0"], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     assert proc.returncode == 1 and "no database" in proc.stderr

@@ -7,8 +7,8 @@ import sqlite3
 import pytest
 
 import readdb
-from ingest.store.db import open_db
-from ingest.store.schema import MIGRATIONS, migrate
+from ingest.store.sqlite.connection import open_writer as open_db
+from ingest.store.sqlite.schema import MIGRATIONS, migrate
 
 
 @pytest.fixture

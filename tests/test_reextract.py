@@ -7,7 +7,7 @@ import pytest
 from conftest import ingest_cli
 from versions_site import Site, Story, replay
 
-from ingest.analyse import text_hash
+from ingest.text import text_hash
 
 
 @pytest.fixture

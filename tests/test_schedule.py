@@ -1,12 +1,12 @@
 """The poll-interval policy, without a clock: adaptive, bounded, hints as a floor, jitter, stagger."""
 import random
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from ingest.config import ScheduleConfig
-from ingest.pipeline import PollResult
-from ingest.records import FetchFailure
-from ingest.schedule import FAILURE_WEIGHT, cache_hint, jittered, next_interval, stagger
+from ingest.records import FeedState, FetchLog, Poll
+from ingest.store.schedule import FAILURE_WEIGHT, cache_hint, jittered, next_check, next_interval, plan_next_poll, stagger
 
 CFG = ScheduleConfig(min_interval=300, default_interval=900, max_interval=21600)
 
@@ -43,11 +43,29 @@ def test_server_hints_are_a_floor_capped_at_max_interval():
     assert next_interval(CFG, 300, ok=False, failures=1, hint=7200) == 7200  # Retry-After on a failure
 
 
-def test_poll_result_hint_is_the_largest_of_ttl_max_age_retry_after():
-    assert PollResult("u", True).hint is None
-    assert PollResult("u", True, ttl=600, max_age=60).hint == 600
-    failure = FetchFailure("u", "http", "HTTP 503", status=503, retry_after=120)
-    assert PollResult("u", False, failure=failure).hint == 120
+def test_plan_next_poll_counts_failures_and_honours_hints():
+    cfg = ScheduleConfig(min_interval=5, default_interval=60, max_interval=600)
+    t0 = datetime(2018, 6, 12, tzinfo=timezone.utc)
+    feed = FeedState(1, "http://a.test/feed", interval=10.0, failures=1.0)
+    log = FetchLog(feed.url, "feed", "ok", t0)
+    ok = plan_next_poll(cfg, feed, Poll(log, ok=True, new=3), t0, rng=random.Random(1))
+    assert ok.failures == 0 and ok.interval == 5.0  # new items: 10 s halved, then the 5 s floor
+    assert 5 <= (ok.next_poll_at - t0).total_seconds() <= 5.5
+    failed = plan_next_poll(cfg, feed, Poll(log, ok=False, failure="refused", hint=120), t0)
+    assert failed.failures == 1.0 + FAILURE_WEIGHT["refused"] and failed.interval == 600  # 60 * 2**5, capped
+    hinted = plan_next_poll(cfg, feed, Poll(log, ok=True, hint=300), t0)
+    assert hinted.interval == 300 and (hinted.next_poll_at - t0).total_seconds() >= 300
+
+
+def test_recheck_decays_resets_and_stops():
+    cfg = ScheduleConfig(recheck_after=1800, recheck_growth=1.5, recheck_max_age_days=1)
+    first = datetime(2018, 6, 12, tzinfo=timezone.utc)
+    at, interval = next_check(cfg, first, first, None, changed=True)
+    assert interval == 1800 and at == first + timedelta(seconds=1800)
+    at2, interval2 = next_check(cfg, at, first, interval, changed=False)
+    assert interval2 == 2700 and at2 == at + timedelta(seconds=2700)
+    assert next_check(cfg, at2, first, interval2, changed=True)[1] == 1800  # an edit resets
+    assert next_check(cfg, first + timedelta(hours=23), first, 7200, changed=False)[0] is None  # too old
 
 
 @pytest.mark.parametrize("headers, expected", [

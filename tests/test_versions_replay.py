@@ -15,7 +15,7 @@ from conftest import write_config
 from versions_site import PARAS, TITLE, Site, Story
 
 from ingest.config import load_config
-from ingest.daemon import run_once
+from ingest.run.daemon import run_once
 
 
 @pytest.fixture
@@ -111,9 +111,9 @@ def test_replay_story_through_edits_flipflop_collapse_and_new_names(site, tmp_pa
     blobs = conn.execute("SELECT count(*), count(DISTINCT hash) FROM blobs").fetchone()
     assert blobs[0] == blobs[1]
     assert conn.execute("SELECT count(DISTINCT blob_hash) FROM versions").fetchone()[0] == 3
-    # dates keep their source: the page's meta tag here
+    # dates keep their source (the page's meta tag here) and are stored in UTC
     assert {r for r in conn.execute("SELECT published, date_source FROM versions")} == {
-        ("2018-06-12T09:00:00+08:00", "meta")}
+        ("2018-06-12T01:00:00+00:00", "meta")}
     conn.close()
 
 

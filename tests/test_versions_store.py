@@ -8,9 +8,8 @@ from versions_site import PARAS, Story, render
 from ingest.config import load_config
 from ingest.extract.worker import extract
 from ingest.records import Candidate, Page
-from ingest.store import open_db
-from ingest.store.writer import Writer
-from ingest.topics import TopicMatcher
+from ingest.analyse.topics import TopicMatcher
+from ingest.store.sqlite.writer import Writer
 
 
 def page(url: str, html: str, when: datetime) -> Page:
@@ -21,12 +20,13 @@ def store(w: Writer, url: str, story: Story, when: datetime):
     base, _, path = url.partition("/news")
     ex = extract(page(url, render(story, base, "/news" + path), when), Candidate(url=url, source="urls"),
                  TopicMatcher(()))
-    return w.store(Candidate(url=url, source="urls"), ex)
+    with w.txn():
+        return w.articles.store(Candidate(url=url, source="urls"), ex, None)
 
 
 def test_copy_stored_before_its_original_is_flagged_when_the_original_arrives(tmp_path):
     cfg = load_config(None, str(tmp_path / "s.db"))
-    w = Writer(open_db(cfg.database), cfg)
+    w = Writer.open(cfg.database, cfg)
     t = datetime(2018, 6, 12, 9, tzinfo=timezone.utc)
     copy = store(w, "https://copies.example/news/summit", Story(published="2018-06-12T12:00:00+08:00"), t)
     assert copy.flags == ()  # nothing to copy yet
@@ -58,7 +58,7 @@ def _fts(w: Writer, word: str) -> list[int]:
 def test_a_capture_from_the_past_becomes_a_version_in_its_place_in_time(tmp_path):
     """WARC captures arrive after the daemon stored the article: each goes where its time says."""
     cfg = load_config(None, str(tmp_path / "s.db"))
-    w = Writer(open_db(cfg.database), cfg)
+    w = Writer.open(cfg.database, cfg)
     url = "https://harbour.example/news/summit"
     day = lambda h: datetime(2018, 6, 12, h, tzinfo=timezone.utc)  # noqa: E731
     v_noon = Story(paras=PARAS + ["Markets in Seoul rose after the statement was signed on the island."])

@@ -118,7 +118,7 @@ def replay(site: Site, tmp_path, stories: list[Story], path: str = "/2018/06/12/
     from conftest import write_config
 
     from ingest.config import load_config
-    from ingest.daemon import run_once
+    from ingest.run.daemon import run_once
 
     db = tmp_path / "news.db"
     cfg = load_config(write_config(tmp_path / "c.yaml", db, [site.feed_url], topics=[]))

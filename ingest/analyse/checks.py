@@ -14,7 +14,7 @@ import ftfy.badness
 
 from ingest.records import GarbleReason
 
-from .normalize import nonempty_lines, normalise_lines, spelling_family, words
+from ingest.text import nonempty_lines, normalise_lines, spelling_family, words
 
 SNIPPETS = 5  # evidence examples kept per reason
 

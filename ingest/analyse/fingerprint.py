@@ -15,7 +15,7 @@ from ingest.records import Fingerprint
 
 from .checks import checks_of_normalised
 from .encoding import fix_encoding
-from .normalize import (collapse_lines, hash63, indexed_tokenised_sentences, normalise_lines, normalised_hash,
+from ingest.text import (collapse_lines, hash63, indexed_tokenised_sentences, normalise_lines, normalised_hash,
                         shingles, text_hash, tokenised_lines)
 
 NUM_PERM = 128

@@ -2,38 +2,29 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 from pathlib import Path
 
 import click
 
 from ingest.config import parse_config
-from ingest.daemon import run_once
-from ingest.store.db import connect
+from ingest.run.daemon import run_once
+from ingest.read.api import Reader
 
 from .site import NewsWorld
 
 TOPICS = [{"name": "trump-kim-summit",
            "keywords": ["summit", "Kim Jong[ -]?Un", "North Korea", "Pyongyang", "Singapore", "denucleari[sz]ation"]}]
 
-_REPORT_SQL = """
-SELECT a.id, a.url, a.site, v.title, a.current_version,
-       (SELECT json_group_array(f.kind || ':' || COALESCE(f.subkind, '') ||
-               COALESCE(' of #' || f.other_article_id, '') || ' (' || round(f.score, 2) || ')')
-          FROM flags f WHERE f.article_id = a.id AND f.version_n = a.current_version) AS flags
-FROM articles a JOIN versions v ON v.article_id = a.id AND v.n = a.current_version ORDER BY a.id
-"""
-
-
 def _report(db: str) -> None:
-    conn = connect(db, readonly=True)
-    try:
-        for aid, url, site, title, version, flags in conn.execute(_REPORT_SQL):
-            marks = json.loads(flags)
-            click.echo(f"#{aid:<3} v{version}  {site:<16} {title[:48]:<48}  {', '.join(marks) if marks else 'clean'}")
-    finally:
-        conn.close()
+    with Reader(db) as reader:
+        for a in reader.articles():
+            marks = []
+            if a.duplicate:
+                marks.append(f"duplicate:{a.duplicate.kind} of {a.duplicate.of} ({a.duplicate.similarity})")
+            if a.garbled:
+                marks.append(f"garbled:{'+'.join(a.garbled.reasons)} ({a.garbled.score:.2f})")
+            click.echo(f"#{a.id:<3} v{a.version}  {a.site:<16} {a.title[:48]:<48}  {', '.join(marks) or 'clean'}")
 
 
 async def _demo(db: str) -> int:

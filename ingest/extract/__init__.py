@@ -1,16 +1,8 @@
-"""The extract stage: HTML -> Document + Fingerprint, in worker processes (see pool.py).
+"""The extract stage: Page -> Document + Fingerprint, in worker processes (see pool.py).
 
-`extract` is loaded on first use: importing the package (the pipeline does, for the pool)
-must not import trafilatura into the main process, which never extracts.
+`worker.py` is never imported by the main process (trafilatura, lxml and numpy load in the
+workers only): the pool sends its functions by name.
 """
 from .pool import ExtractPool
 
-__all__ = ["ExtractPool", "extract"]
-
-
-def __getattr__(name: str):
-    if name == "extract":
-        from .worker import extract
-
-        return extract
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["ExtractPool"]

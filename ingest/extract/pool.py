@@ -23,10 +23,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 
-from ingest.records import Candidate, Extracted, Page
-from ingest.topics import TopicMatcher
-
-from .skipped import Skipped
+from ingest.analyse.topics import TopicMatcher
+from ingest.records import Candidate, Extracted, Page, ReextractJob, Skipped
 
 ATTEMPTS = 2  # a page in flight when a worker died is tried once more on the new pool
 WORKER_MODULE = "ingest.extract.worker"  # preloaded by the forkserver, never imported by the main process
@@ -110,6 +108,19 @@ class ExtractPool:
             document, fingerprint, topics = result
             return Extracted(page=page, document=document, fingerprint=fingerprint, topics=topics)
         return Skipped(page.url, "error", "extraction worker died")
+
+    async def reextract(self, job: ReextractJob) -> Extracted | Skipped:
+        """Extract a stored page again (decompressed and decoded in the worker)."""
+        for _ in range(ATTEMPTS):
+            executor = self._executor
+            try:
+                pid, result = await asyncio.wrap_future(executor.submit(in_worker, "reextract", job))
+            except BrokenProcessPool:
+                await self._restart(executor)
+                continue
+            self.pids[pid] += 1
+            return result
+        return Skipped(job.url, "error", "extraction worker died")
 
     async def _restart(self, broken: ProcessPoolExecutor | None) -> None:
         """Replace a broken executor once, however many pages noticed it; never blocks the loop."""

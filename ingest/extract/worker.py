@@ -10,7 +10,11 @@ import os
 import select
 import threading
 import time
+from dataclasses import replace
+from datetime import datetime
 from importlib.metadata import version
+
+import zstandard
 
 import trafilatura
 from lxml.etree import ElementDefaultClassLookup
@@ -18,16 +22,15 @@ from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstru
 from trafilatura.meta import reset_caches
 from trafilatura.utils import HTML_PARSER, load_html
 
-from ingest.analyse import fingerprint
-from ingest.analyse.fingerprint import minhash_template
-from ingest.records import Candidate, Document, Extracted, Page
-from ingest.topics import TopicMatcher
+from ingest.analyse.fingerprint import fingerprint, minhash_template
+from ingest.analyse.topics import TopicMatcher
+from ingest.records import Candidate, DateSource, Document, Extracted, Page, ReextractJob, Skipped
+from ingest.times import parse
 
 from .dates import page_dates
 from .metadata import page_metadata
-from .skipped import Skipped  # re-exported: callers import it from here too
 
-__all__ = ["EXTRACTOR", "Skipped", "extract", "extract_document", "run"]
+__all__ = ["EXTRACTOR", "extract", "extract_document", "reextract", "run"]
 
 EXTRACTOR = f"trafilatura {version('trafilatura')}"
 minhash_template()  # imports datasketch now: in the forkserver (which preloads this module), once for all workers
@@ -62,25 +65,32 @@ def extract_document(html: str, url: str, candidate: Candidate | None = None) ->
     doc = trafilatura.bare_extraction(tree, url=url, deduplicate=False, include_comments=False, include_tables=True)
     if doc is None or not (doc.text or "").strip():
         return None
-    if feed_date:
-        published, date_source = candidate.published.isoformat(), candidate.source
-    elif declared.published:
-        published, date_source = declared.published, declared.published_source
-    else:
-        published, date_source = meta.date, "htmldate" if meta.date else None
+    published, date_source = _published(candidate, declared.published, declared.published_source, meta.date)
     title = (meta.title or (candidate.title if candidate else None) or "").strip()
     return Document(
         title=title,
         text=doc.text.strip(),
         author=meta.author or None,
         published=published,
-        modified=declared.modified,
+        modified=parse(declared.modified),
         language=doc.language or None,
         sitename=meta.sitename or None,
         canonical_url=meta.url or None,
         date_source=date_source,
         extractor=EXTRACTOR,
     )
+
+
+def _published(candidate: Candidate | None, declared: str | None, declared_source: str | None,
+               guessed: str | None) -> tuple[datetime | None, DateSource | None]:
+    """The best publication date and where it came from: the feed's or sitemap's, the page's
+    JSON-LD or meta tags, htmldate's guess."""
+    if candidate is not None and candidate.published is not None:
+        return candidate.published, "sitemap" if candidate.source == "sitemap" else "feed"
+    if declared and (when := parse(declared)):
+        return when, "jsonld" if declared_source == "jsonld" else "meta"
+    when = parse(guessed)
+    return when, "htmldate" if when else None
 
 
 def extract(page: Page, candidate: Candidate, matcher: TopicMatcher) -> Extracted | Skipped:
@@ -144,6 +154,26 @@ def _alive(pid: int) -> bool:
 
 def warm() -> int:
     return os.getpid()
+
+
+def reextract(job: ReextractJob) -> tuple[int, Extracted | Skipped]:
+    """One stored page extracted again: decompress, decode as it was decoded, extract. A date
+    that came from the feed or sitemap (not in the HTML) is kept."""
+    if job.compressed is None:
+        return os.getpid(), Skipped(job.url, "error", "the stored page is missing")
+    body = zstandard.ZstdDecompressor().decompress(job.compressed)
+    try:
+        html = body.decode(job.charset or "utf-8", errors="replace")
+    except LookupError:
+        html = body.decode("utf-8", errors="replace")
+    page = Page(url=job.url, final_url=job.final_url, status=job.status, headers={}, body=body, html=html,
+                charset=job.charset, charset_source=job.charset_source, charset_mismatch=False,
+                fetched_at=job.fetched_at)
+    result = extract(page, Candidate(url=job.url, source="reextract"), TopicMatcher(()))
+    if isinstance(result, Extracted) and job.date_source in ("feed", "sitemap"):
+        result = replace(result, document=replace(result.document, published=job.published,
+                                                  date_source=job.date_source))
+    return os.getpid(), result
 
 
 def run(page: Page, candidate: Candidate):

@@ -14,17 +14,35 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import fields
+from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from .query import (ARTICLE_FIELDS, VERSION_FIELDS, ArticleRow, ExportFilters, ReadError, VersionRow,
-                    count_articles, count_versions, iter_articles, iter_versions, open_readonly, parse_time)
-from ..progress import progress as progress_line
+from ingest.progress import progress as progress_line
+from ingest.records import Article, DuplicateOf, GarbleInfo, Version
+from ingest.times import to_text
+
+from .query import (ARTICLE_FIELDS, VERSION_FIELDS, ExportFilters, ReadError, count_articles, count_versions,
+                    iter_articles, iter_versions, open_readonly)
 
 FORMATS = ("jsonl", "csv", "parquet")
 BATCH_ROWS = 1000
 
-_TIME_FIELDS = {"published", "first_seen", "last_seen", "fetched_at"}
+
+
+def as_dict(row: Article | Version, times_as_text: bool = True) -> dict[str, Any]:
+    """One export row (docs/reading.md): the record's fields in order, timestamps as UTC ISO
+    text (or datetimes, for Parquet), `duplicate` and `garbled` as objects."""
+    out: dict[str, Any] = {}
+    for name in VERSION_FIELDS if isinstance(row, Version) else ARTICLE_FIELDS:
+        value = getattr(row, name)
+        if isinstance(value, datetime) and times_as_text:
+            value = to_text(value)
+        elif isinstance(value, (DuplicateOf, GarbleInfo)):
+            value = {f.name: getattr(value, f.name) for f in fields(value)}
+        out[name] = value
+    return out
 
 
 ExportError = ReadError  # the export cannot start (missing database, schema too old, bad output)
@@ -49,7 +67,7 @@ def export(db_path: str | Path, out: str | Path | IO, fmt: str = "jsonl", *, ver
     try:
         # One read transaction: a consistent snapshot even while the daemon writes (WAL).
         conn.execute("BEGIN")
-        rows: Iterable[ArticleRow | VersionRow] = (iter_versions(conn, filters) if versions
+        rows: Iterable[Article | Version] = (iter_versions(conn, filters) if versions
                                                    else iter_articles(conn, filters))
         fields = VERSION_FIELDS if versions else ARTICLE_FIELDS
         if progress is None:
@@ -91,7 +109,7 @@ def parquet_schema(versions: bool = False):
 def _write_jsonl(rows: Iterable, stream: IO[str]) -> int:
     n = 0
     for row in rows:
-        stream.write(json.dumps(row.to_dict(), ensure_ascii=False))
+        stream.write(json.dumps(as_dict(row), ensure_ascii=False))
         stream.write("\n")
         n += 1
     return n
@@ -104,7 +122,7 @@ def _write_csv(rows: Iterable, stream: IO[str], fields: tuple[str, ...]) -> int:
     n = 0
     for row in rows:
         writer.writerow(["" if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
-                         for v in row.to_dict().values()])
+                         for v in as_dict(row).values()])
         n += 1
     return n
 
@@ -120,8 +138,8 @@ def _write_parquet(rows: Iterable, stream: IO[bytes], schema) -> int:
         for batch in _batches(rows, BATCH_ROWS):
             cols: dict[str, list] = {name: [] for name in names}
             for row in batch:
-                for name, value in row.to_dict().items():
-                    cols[name].append(parse_time(value) if name in _TIME_FIELDS else value)
+                for name, value in as_dict(row, times_as_text=False).items():
+                    cols[name].append(value)
             writer.write_table(pa.Table.from_pydict(cols, schema=schema))
             n += len(batch)
     return n

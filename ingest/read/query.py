@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-DUPLICATE_KINDS = ("exact", "near", "syndicated", "subset")
-GARBLE_REASONS = ("patchwork", "mojibake", "repeated_title", "repeated_text", "splice", "boilerplate",
-                  "truncated", "mixed_spelling")
+from ingest.records import DUPLICATE_KINDS, GARBLE_NAMES, Article, DuplicateOf, GarbleInfo, Version
+from ingest.times import parse
+
 READ_SCHEMA = 4  # the migration that created the views this package reads
 
 
@@ -31,7 +32,7 @@ def open_readonly(db_path: str | Path) -> sqlite3.Connection:
     Never creates a file (an export of a mistyped path must not leave an empty database)
     and never migrates: the daemon owns the schema.
     """
-    from ..store.db import connect  # lazily: `import ingest` (for ingest.open) stays cheap
+    from ingest.store.sqlite.connection import connect  # lazily: `import ingest` (for ingest.open) stays cheap
 
     path = Path(db_path)
     if not path.is_file():
@@ -45,7 +46,7 @@ def open_readonly(db_path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-FLAG_KINDS = ("duplicate", "garbled", "extraction_suspect", *DUPLICATE_KINDS, *GARBLE_REASONS)
+FLAG_KINDS = ("duplicate", "garbled", "extraction_suspect", *DUPLICATE_KINDS, *GARBLE_NAMES)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class ExportFilters:
         elif self.flag in DUPLICATE_KINDS:
             clauses.append(f"{alias}.duplicate_kind = ?")
             params.append(self.flag)
-        elif self.flag in GARBLE_REASONS:
+        elif self.flag in GARBLE_NAMES:
             clauses.append(f"EXISTS (SELECT 1 FROM json_each({alias}.garbled_reasons) WHERE value = ?)")
             params.append(self.flag)
         return (" AND ".join(clauses) or "1"), params
@@ -124,95 +125,27 @@ def parse_bound(value: date | datetime | str) -> date | datetime:
         return datetime.fromisoformat(value)
 
 
-@dataclass(frozen=True, slots=True)
-class DuplicateOf:
-    of: str  # URL of the cluster original
-    kind: str  # exact | near | syndicated | subset
-    similarity: float
-
-
-@dataclass(frozen=True, slots=True)
-class GarbleInfo:
-    score: float
-    reasons: list[str]
-    sources: list[str]  # URLs the text was stitched from (patchwork)
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleRow:
-    """One article with its current version, as exported (timestamps as stored: ISO strings)."""
-
-    id: int
-    url: str
-    canonical_url: str | None
-    site: str
-    title: str
-    text: str
-    author: str | None
-    published: str | None
-    language: str | None
-    first_seen: str
-    last_seen: str
-    version: int
-    versions: int
-    feeds: list[str]
-    topics: list[str]
-    duplicate: DuplicateOf | None
-    garbled: GarbleInfo | None
-
-    def to_dict(self) -> dict:
-        """The export contract (docs/reading.md); cheaper than dataclasses.asdict (no deep copy)."""
-        d = {f: getattr(self, f) for f in ARTICLE_FIELDS}
-        if self.duplicate is not None:
-            d["duplicate"] = {"of": self.duplicate.of, "kind": self.duplicate.kind,
-                              "similarity": self.duplicate.similarity}
-        if self.garbled is not None:
-            d["garbled"] = {"score": self.garbled.score, "reasons": self.garbled.reasons,
-                            "sources": self.garbled.sources}
-        return d
-
-
-ARTICLE_FIELDS = ("id", "url", "canonical_url", "site", "title", "text", "author", "published", "language",
-                  "first_seen", "last_seen", "version", "versions", "feeds", "topics", "duplicate", "garbled")
-
-
-@dataclass(frozen=True, slots=True)
-class VersionRow:
-    """One stored version of an article, as exported."""
-
-    url: str
-    version: int
-    fetched_at: str
-    title: str
-    text: str
-    text_hash: str
-    change: str
-    words_added: int
-    words_removed: int
-    author: str | None
-    published: str | None
-
-    def to_dict(self) -> dict:
-        return {f: getattr(self, f) for f in VERSION_FIELDS}
-
-
-VERSION_FIELDS = ("url", "version", "fetched_at", "title", "text", "text_hash", "change", "words_added",
-                  "words_removed", "author", "published")
+ARTICLE_FIELDS = tuple(f.name for f in fields(Article))
+VERSION_FIELDS = tuple(f.name for f in fields(Version))
 
 _ARTICLE_COLUMNS = ("l.id, l.url, l.canonical_url, l.site, l.title, l.text, l.author, l.published, l.language, "
                     "l.first_seen, l.last_seen, l.version, l.versions, l.feeds, l.topics, l.duplicate_of, "
                     "l.duplicate_kind, l.duplicate_similarity, l.garbled_score, l.garbled_reasons, l.garbled_sources")
 
 
-def _loads(value: str | None) -> list:
+def _loads(value: str | None) -> list[str]:
     return json.loads(value) if value else []
 
 
-def article_from_row(r: tuple) -> ArticleRow:
+def article_from_row(r: tuple[Any, ...]) -> Article:
     dup = DuplicateOf(r[15], r[16], float(r[17]) if r[17] is not None else None) if r[16] is not None else None
     gar = GarbleInfo(float(r[18]), _loads(r[19]), _loads(r[20])) if r[18] is not None else None
-    return ArticleRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
-                      _loads(r[13]), _loads(r[14]), dup, gar)
+    return Article(r[0], r[1], r[2], r[3], r[4], r[5], r[6], parse(r[7]), r[8], parse(r[9]), parse(r[10]), r[11],
+                   r[12], _loads(r[13]), _loads(r[14]), dup, gar)
+
+
+def version_from_row(r: tuple[Any, ...]) -> Version:
+    return Version(r[0], r[1], parse(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], parse(r[10]))
 
 
 def articles_sql(filters: ExportFilters = ExportFilters(), extra_where: str = "", order: str = "l.id") -> tuple[str, list]:
@@ -222,7 +155,7 @@ def articles_sql(filters: ExportFilters = ExportFilters(), extra_where: str = ""
     return f"SELECT {_ARTICLE_COLUMNS} FROM latest l WHERE {where} ORDER BY {order}", params
 
 
-def iter_articles(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> Iterator[ArticleRow]:
+def iter_articles(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> Iterator[Article]:
     """Every matching article, in id order, read lazily from one cursor."""
     sql, params = articles_sql(filters)
     for r in conn.execute(sql, params):
@@ -238,7 +171,7 @@ _VERSIONS_SQL = ("SELECT a.url, v.n, v.fetched_at, v.title, v.text, v.text_hash,
                  "v.words_removed, v.author, v.published FROM versions v JOIN articles a ON a.id = v.article_id")
 
 
-def iter_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> Iterator[VersionRow]:
+def iter_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> Iterator[Version]:
     """Every version of every matching article (filters apply to the article), by article then n."""
     where, params = filters.where("l")
     if where == "1":
@@ -247,7 +180,7 @@ def iter_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilte
         sql = (f"{_VERSIONS_SQL} WHERE v.article_id IN (SELECT l.id FROM latest l WHERE {where}) "
                "ORDER BY v.article_id, v.n")
     for r in conn.execute(sql, params):
-        yield VersionRow(*r)
+        yield version_from_row(r)
 
 
 def count_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> int:
@@ -258,9 +191,9 @@ def count_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilt
                         params).fetchone()[0]
 
 
-def versions_of(conn: sqlite3.Connection, url: str) -> list[VersionRow]:
+def versions_of(conn: sqlite3.Connection, url: str) -> list[Version]:
     """All versions of the article stored under `url` (its first URL or canonical URL), oldest first."""
-    return [VersionRow(*r) for r in conn.execute(
+    return [version_from_row(r) for r in conn.execute(
         f"{_VERSIONS_SQL} WHERE v.article_id = ({ARTICLE_BY_URL}) ORDER BY v.n", url_params(url))]
 
 
@@ -275,7 +208,7 @@ _CANNED_BY_URL = ARTICLE_BY_URL.replace(":key, ", "")
 
 def url_params(url: str) -> dict[str, str]:
     """Parameters for ARTICLE_BY_URL: the URL and its identity key."""
-    from ..store.identity import url_key
+    from ingest.store.identity import url_key
 
     try:
         key = url_key(url)
@@ -355,25 +288,3 @@ WHERE versions_fts MATCH (CASE WHEN trim(COALESCE(:q, '')) = '' THEN '""' ELSE :
 ORDER BY versions_fts.rank
 LIMIT 100
 """
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """A stored timestamp as an aware UTC datetime; None when absent or unparseable.
-
-    The store keeps ISO 8601 (naive means UTC); feed dates that slipped through as RFC 822
-    are accepted too, so a parquet column or an API field is never lost to a format quirk.
-    """
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.strip())
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            dt = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)

@@ -1,41 +1,10 @@
 """`ingest stats`: what is stored, what was flagged, and how each feed is doing."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from typing import Literal
 
-from ingest.store.db import connect
-
-
-@dataclass(frozen=True)
-class FeedHealth:
-    url: str
-    name: str | None
-    polls: int
-    last_ok_at: str | None
-    last_error: str | None
-    last_error_at: str | None
-    failures: float  # consecutive, weighted by kind
-    next_poll_at: str | None
-    interval: float | None
-    items_last_poll: int | None
-    new_last_poll: int | None
-    articles: int  # distinct articles this feed has listed
-    status: str  # "ok" | "failing" | "never polled"
-
-
-@dataclass(frozen=True)
-class Stats:
-    articles: int
-    versions: int
-    sites: int
-    sightings: int
-    sighting_outcomes: dict[str, int]  # new, version, unchanged, flipflop, suspect, ... -> count
-    flags: dict[str, int]  # "duplicate:exact" -> count, over current versions
-    fetches: dict[str, int]  # outcome -> count
-    feeds: list[FeedHealth]
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+from ingest.records import FeedHealth, Stats
+from ingest.store.sqlite.connection import connect
 
 
 def collect(db_path: str) -> Stats:
@@ -62,7 +31,7 @@ def collect(db_path: str) -> Stats:
         conn.close()
 
 
-def _status(last_ok_at: str | None, last_error_at: str | None) -> str:
+def _status(last_ok_at: str | None, last_error_at: str | None) -> Literal["ok", "failing", "never polled"]:
     """Same rule as the feed_health view: failing when the last poll failed."""
     if last_ok_at is None and last_error_at is None:
         return "never polled"

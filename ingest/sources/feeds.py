@@ -11,7 +11,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from ingest.records import Candidate
-from ingest.topics import TopicMatcher
+from ingest.analyse.topics import TopicMatcher
 
 
 class FeedError(Exception):

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import Literal
 
-from ingest.analyse.normalize import normalise_text, text_hash, words
+from ingest.records import DiffOp
+
+from ingest.text import normalise_text, text_hash, words
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,10 @@ class Seen:
     n_words: int = 0
     body_hash: str | None = None  # `body_hash` of the text; None: same as text_hash
 
+    @classmethod
+    def of(cls, n: int, text_hash: str, title_hash: str, title: str, text: str) -> Seen:
+        return cls(n, text_hash, title_hash, count_words(text), body_hash(title, text))
+
 
 @dataclass(frozen=True)
 class Fetched:
@@ -58,11 +65,15 @@ class Fetched:
     n_words: int
     body_hash: str | None = None
 
+    @classmethod
+    def of(cls, text_hash: str, title_hash: str, title: str, text: str) -> Fetched:
+        return cls(text_hash, title_hash, count_words(text), body_hash(title, text))
+
 
 @dataclass(frozen=True)
 class Decision:
-    outcome: str  # "unchanged" | "flipflop" | "suspect" | "version"
-    change: str | None = None  # for a version: "edit" (text changed) | "title" (only the title)
+    outcome: Literal["unchanged", "flipflop", "suspect", "version"]
+    change: Literal["edit", "title"] | None = None  # for a version: the text changed, or only the title
     matched: int | None = None  # the stored version the page equals (unchanged, flipflop)
     ratio: float | None = None  # new words / current words (suspect)
 
@@ -99,26 +110,18 @@ def is_collapse(new_words: int, current_words: int, rules: VersionRules = RULES)
 
 
 # --- word-level changes between versions --------------------------------------------------
-@dataclass(frozen=True)
-class Op:
-    """One run of a word diff: kept, added or removed words (joined with spaces)."""
-
-    op: str  # "same" | "add" | "del"
-    text: str
-
-
-def word_ops(old: str, new: str) -> list[Op]:
+def word_ops(old: str, new: str) -> list[DiffOp]:
     """Word diff of two texts (difflib on whitespace-split words of the normalised texts)."""
     a, b = normalise_text(old).split(), normalise_text(new).split()
-    out: list[Op] = []
+    out: list[DiffOp] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag == "equal":
-            out.append(Op("same", " ".join(a[i1:i2])))
+            out.append(DiffOp("same", " ".join(a[i1:i2])))
             continue
         if i2 > i1:
-            out.append(Op("del", " ".join(a[i1:i2])))
+            out.append(DiffOp("del", " ".join(a[i1:i2])))
         if j2 > j1:
-            out.append(Op("add", " ".join(b[j1:j2])))
+            out.append(DiffOp("add", " ".join(b[j1:j2])))
     return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .config import TopicConfig
+from ingest.config import TopicConfig
 
 
 @dataclass(frozen=True)

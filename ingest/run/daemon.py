@@ -1,10 +1,11 @@
 """`ingest run`: poll feeds on their own schedules, re-check stored articles, until stopped.
 
-APScheduler (AsyncIOScheduler) fires one job per feed at that feed's next poll time;
-after each poll the job is rescheduled with the adaptive interval (schedule.py) and the
-time is saved in the feeds table, so a restarted daemon resumes where it was.
+APScheduler (AsyncIOScheduler) fires one job per feed at that feed's next poll time; each
+poll is recorded by the store together with the next poll time (store/schedule.py), so a
+restarted daemon resumes where it was.
 
-Crash safety comes from the store (one transaction per article, WAL); the daemon adds:
+Crash safety comes from the store (one transaction per article and per poll, WAL); the
+daemon adds:
 - the first poll of each feed after a start is unconditional (validators ignored), so
   entries whose articles were in flight when the last run was killed are listed again;
 - SIGTERM/SIGINT stop the scheduler, give in-flight work `grace` seconds, cancel the
@@ -12,6 +13,7 @@ Crash safety comes from the store (one transaction per article, WAL); the daemon
   return normally (exit 0); a second signal exits at once (the database stays consistent:
   an interrupted transaction is rolled back by SQLite on the next open).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,16 +21,18 @@ import fcntl
 import logging
 import os
 import signal
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from .config import Config, describe
-from .pipeline import Pipeline, PollResult
-from .records import Candidate
-from .schedule import floor, jittered, next_interval, stagger
-from .store.writer import FeedState, Writer, iso, now_iso
+from ingest.config import Config, describe
+from ingest.records import Candidate, FeedState, Recheck
+from ingest.store import Store, open_store
+from ingest.store.schedule import stagger
+from ingest.times import UTC, now
+
+from .pipeline import Archive, Pipeline
 
 log = logging.getLogger("ingest.daemon")
 SHUTDOWN_GRACE = 20.0  # seconds in-flight work gets after SIGTERM before it is abandoned
@@ -52,21 +56,22 @@ class DaemonLock:
         self.path = Path(f"{database}.lock")
         self._fd: int | None = None
 
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __enter__(self) -> DaemonLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise AlreadyRunning(f"another ingest daemon (pid {holder}) is running on {self.path.with_suffix('')}") from None
+            raise AlreadyRunning(
+                f"another ingest daemon (pid {holder}) is running on {self.path.with_suffix('')}"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing releases the flock; the file stays (harmless)
             self._fd = None
@@ -89,48 +94,30 @@ def test_hosts_from_env() -> dict[str, str] | None:
     return pins
 
 
-async def run_once(cfg: Config, hosts=None, archive=None) -> Pipeline:
-    """Poll every feed once, finish all resulting work, return the pipeline (for its tally).
-
-    `archive`: an object with .write(Page) (archive.WarcArchive) that keeps every response.
-    """
+async def run_once(cfg: Config, hosts: dict[str, str] | None = None, archive: Archive | None = None) -> Pipeline:
+    """Poll every feed once, finish all resulting work, return the pipeline (for its tally)."""
     log.info("one pass with config %s", describe(cfg), extra={"config": describe(cfg), "outcome": "start"})
     hosts = hosts if hosts is not None else test_hosts_from_env()
-    async with Pipeline(cfg, hosts=hosts, refetch_known=True, archive=archive) as pipe:
-        feeds = await pipe.register_feeds(cfg.feeds)
-        results = await asyncio.gather(*(pipe.poll_feed(f, conditional=False) for f in feeds))
+    async with open_store(cfg) as store, Pipeline(cfg, store, hosts=hosts, refetch_known=True,
+                                                  archive=archive) as pipe:
+        feeds = await store.feeds.register(cfg.feeds)
+        await asyncio.gather(*(pipe.poll_feed(f, conditional=False) for f in feeds))
         await pipe.drain()
-        for feed, result in zip(feeds, results):
-            await _reschedule(pipe, feed, result)
     return pipe
 
 
-async def _reschedule(pipe: Pipeline, feed: FeedState, result: PollResult) -> datetime:
-    """Compute and save the feed's next interval and poll time; return that time."""
-    s = pipe.cfg.schedule
-    state = await pipe.db(pipe.writer.feed_state, feed.url)
-    hint = result.hint
-    interval = next_interval(s, state.interval, ok=result.ok, new_items=result.new, failures=state.failures, hint=hint)
-    wait = jittered(interval, lo=max(s.min_interval, floor(s, hint)), hi=s.max_interval)
-    at = datetime.now(timezone.utc) + timedelta(seconds=wait)
-    await pipe.db(pipe.writer.update_feed, feed.id, interval=interval, next_poll_at=iso(at))
-    log.info("feed next poll %s in %.0fs", feed.url, wait,
-             extra={"feed": feed.url, "outcome": "scheduled", "interval": round(interval, 3),
-                    "hint": hint, "failures": state.failures, "next_poll_at": iso(at)})
-    return at
-
-
 class Daemon:
-    def __init__(self, cfg: Config, hosts=None, grace: float = SHUTDOWN_GRACE, archive=None):
+    def __init__(self, cfg: Config, hosts: dict[str, str] | None = None, grace: float = SHUTDOWN_GRACE,
+                 archive: Archive | None = None):
         self.cfg = cfg
         self.hosts = hosts
         self.archive = archive
         self.grace = grace
         self.stop = asyncio.Event()
         self._signals = 0
-        self._polls: set[asyncio.Task] = set()  # feed polls running now (awaited at shutdown)
+        self._polls: set[asyncio.Task[None]] = set()  # feed polls running now (awaited at shutdown)
         self._polled: set[int] = set()  # feeds polled since this start (later polls are conditional)
-        self._rechecking: dict[int, str | None] = {}  # article id -> next_check_at when submitted
+        self._handed_out: list[Recheck] = []  # re-checks submitted by the last tick
         s = cfg.schedule
         self.recheck_every = min(RECHECK_EVERY, max(0.5, s.recheck_after / 4))
         self.recheck_per_tick = max(1, round(s.recheck_budget * self.recheck_every / 60))
@@ -152,13 +139,14 @@ class Daemon:
             loop.add_signal_handler(sig, self._on_signal, sig)
         log.info("starting with config %s", describe(self.cfg), extra={"config": describe(self.cfg), "outcome": "start"})
         hosts = self.hosts if self.hosts is not None else test_hosts_from_env()
-        async with Pipeline(self.cfg, hosts=hosts, archive=self.archive) as pipe:
-            scheduler = AsyncIOScheduler(timezone=timezone.utc)
-            feeds = await pipe.register_feeds(self.cfg.feeds)
+        async with open_store(self.cfg) as store, Pipeline(self.cfg, store, hosts=hosts,
+                                                           archive=self.archive) as pipe:
+            scheduler = AsyncIOScheduler(timezone=UTC)
+            feeds = await store.feeds.register(self.cfg.feeds)
             for feed, first in self._first_polls(feeds).items():
                 self._schedule(scheduler, pipe, feed, first)
             scheduler.add_job(self._recheck, "interval", seconds=self.recheck_every, args=[pipe], id="recheck",
-                              next_run_time=datetime.now(timezone.utc) + timedelta(seconds=min(5.0, self.recheck_every)),
+                              next_run_time=now() + timedelta(seconds=min(5.0, self.recheck_every)),
                               max_instances=1, coalesce=True, misfire_grace_time=None)
             log.info("scheduled %d feeds, re-checks every %gs (up to %d each)", len(feeds), self.recheck_every,
                      self.recheck_per_tick, extra={"outcome": "scheduled", "feeds": len(feeds)})
@@ -166,51 +154,37 @@ class Daemon:
                 scheduler.start()
                 await self.stop.wait()
                 scheduler.pause()  # no new polls; shutdown() would cancel the running ones at once
-            await self._finish(pipe)
+            abandoned = await pipe.settle(self.grace, also=self._polls)
+            if abandoned:
+                log.warning("abandoning %d in-flight polls and articles after %gs", abandoned, self.grace,
+                            extra={"outcome": "abandoned", "count": abandoned})
             if scheduler.running:
                 scheduler.shutdown(wait=False)
         log.info("stopped: %s", dict(pipe.tally.counts), extra={"outcome": "stopped", "counts": dict(pipe.tally.counts)})
 
     def _first_polls(self, feeds: list[FeedState]) -> dict[FeedState, datetime]:
         """Resume each feed at its saved next poll time; spread feeds of one host apart."""
-        now = datetime.now(timezone.utc)
+        start = now()
         offsets = stagger([f.url for f in feeds], max(self.cfg.fetch.per_host_delay, STAGGER_GAP))
-        return {f: max(_parse(f.next_poll_at) or now, now) + timedelta(seconds=offsets[f.url]) for f in feeds}
+        return {f: max(f.next_poll_at or start, start) + timedelta(seconds=offsets[f.url]) for f in feeds}
 
     def _schedule(self, scheduler: AsyncIOScheduler, pipe: Pipeline, feed: FeedState, at: datetime) -> None:
         scheduler.add_job(self._poll, "date", run_date=at, args=[pipe, scheduler, feed], id=f"feed-{feed.id}",
                           replace_existing=True, misfire_grace_time=None, max_instances=3)
-
-    async def _finish(self, pipe: Pipeline) -> None:
-        """Let in-flight polls and articles finish for `grace` seconds, then cancel them."""
-        async def settle():
-            while self._polls or pipe._tasks:
-                await asyncio.gather(*self._polls, *pipe._tasks, return_exceptions=True)
-
-        try:
-            await asyncio.wait_for(settle(), self.grace)
-        except asyncio.TimeoutError:
-            pending = len(self._polls) + len(pipe._tasks)
-            log.warning("abandoning %d in-flight polls and articles after %gs", pending, self.grace,
-                        extra={"outcome": "abandoned", "count": pending})
-            for task in [*self._polls, *pipe._tasks]:
-                task.cancel()
-            await asyncio.gather(*self._polls, *pipe._tasks, return_exceptions=True)
 
     # --- jobs ------------------------------------------------------------------------------------
     async def _poll(self, pipe: Pipeline, scheduler: AsyncIOScheduler, feed: FeedState) -> None:
         """Poll one feed and schedule its next poll, whatever happens (a feed is never dropped)."""
         if self.stop.is_set():
             return
-        task = asyncio.current_task()
+        task: asyncio.Task[None] = asyncio.current_task()  # type: ignore[assignment]
         self._polls.add(task)
         at = None
         try:
-            state = await pipe.db(pipe.writer.feed_state, feed.url)
             conditional = feed.id in self._polled
             self._polled.add(feed.id)
-            result = await pipe.poll_feed(state, conditional=conditional)
-            at = await _reschedule(pipe, feed, result)
+            feed = await pipe.poll_feed(feed, conditional=conditional)
+            at = feed.next_poll_at
         except asyncio.CancelledError:
             if self.stop.is_set():  # abandoned at shutdown: its next_poll_at is still the old one, due at restart
                 log.info("poll of %s abandoned", feed.url, extra={"feed": feed.url, "outcome": "abandoned"})
@@ -218,7 +192,7 @@ class Daemon:
             raise
         except Exception:  # a bug or a database hiccup: log it, try again after the default interval
             log.exception("poll of %s crashed", feed.url, extra={"feed": feed.url, "outcome": "error"})
-            at = datetime.now(timezone.utc) + timedelta(seconds=self.cfg.schedule.default_interval)
+            at = now() + timedelta(seconds=self.cfg.schedule.default_interval)
         finally:
             self._polls.discard(task)
             if at is not None and not self.stop.is_set():
@@ -227,25 +201,25 @@ class Daemon:
     async def _recheck(self, pipe: Pipeline) -> None:
         """Re-fetch stored articles whose decaying re-check time has come (bounded per tick).
 
-        A re-check that stored nothing (fetch failed, page empty) leaves next_check_at where it
-        was; the next tick pushes such articles back (growing, like an unchanged re-check), so
-        a deleted page cannot hold the head of the queue and use up every tick's budget.
+        Re-checks of the previous tick that stored nothing are pushed back first, so a deleted
+        page cannot hold the head of the queue (store.recheck.defer).
         """
         if self.stop.is_set():
             return
+        store: Store = pipe.store
         try:
-            if self._rechecking:
-                deferred = await pipe.db(_defer_unanswered, pipe.writer, self._rechecking, self.cfg)
+            if self._handed_out:
+                deferred = await store.recheck.defer(self._handed_out)
                 if deferred:
                     log.info("deferred %d re-checks that stored nothing", deferred,
                              extra={"outcome": "recheck_deferred", "count": deferred})
-                self._rechecking.clear()
-            due = await pipe.db(_due, pipe.writer, self.recheck_per_tick)
-            for article_id, url, next_at in due:
+                self._handed_out = []
+            due = await store.recheck.due(self.recheck_per_tick)
+            for r in due:
                 if self.stop.is_set():
                     break
-                self._rechecking[article_id] = next_at
-                await pipe.submit(Candidate(url=url, source="recheck"))
+                self._handed_out.append(r)
+                await pipe.submit(Candidate(url=r.url, source="recheck"))
             if due:
                 log.info("re-checking %d stored articles", len(due), extra={"outcome": "recheck", "count": len(due)})
         except asyncio.CancelledError:
@@ -254,44 +228,3 @@ class Daemon:
             raise
         except Exception:
             log.exception("re-check tick failed", extra={"outcome": "error"})
-
-
-def _due(writer: Writer, limit: int) -> list[tuple[int, str, str]]:
-    """(id, url, next_check_at) of articles due for a re-check (runs on the writer thread)."""
-    rows = writer.due_for_recheck(limit)
-    if not rows:
-        return []
-    marks = ",".join("?" * len(rows))
-    when = dict(writer.conn.execute(f"SELECT id, next_check_at FROM articles WHERE id IN ({marks})",
-                                    [r[0] for r in rows]).fetchall())
-    return [(article_id, url, when.get(article_id)) for article_id, url in rows]
-
-
-def _defer_unanswered(writer: Writer, submitted: dict[int, str | None], cfg: Config) -> int:
-    """Push back re-checks whose next_check_at did not move (runs on the writer thread)."""
-    s = cfg.schedule
-    now = datetime.now(timezone.utc)
-    moved = 0
-    with writer.txn() as c:
-        for article_id, was in submitted.items():
-            row = c.execute("SELECT next_check_at, check_interval, first_seen FROM articles WHERE id = ?",
-                            (article_id,)).fetchone()
-            if row is None or row[0] is None or row[0] != was or row[0] > now_iso():
-                continue
-            interval = (row[1] or s.recheck_after) * s.recheck_growth
-            at = now + timedelta(seconds=interval)
-            too_old = at - datetime.fromisoformat(row[2]) > timedelta(days=s.recheck_max_age_days)
-            c.execute("UPDATE articles SET next_check_at = ?, check_interval = ? WHERE id = ?",
-                      (None if too_old else iso(at), interval, article_id))
-            moved += 1
-    return moved
-
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

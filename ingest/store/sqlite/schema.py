@@ -331,20 +331,28 @@ MIGRATIONS: list[str] = [
 
 
 def migrate(conn: sqlite3.Connection, extra: list[str] | None = None) -> int:
-    """Apply every migration newer than the database's user_version; return the new version."""
+    """Apply every migration newer than the database's user_version; return the new version.
+
+    The version is read under the write lock (BEGIN IMMEDIATE), so two processes opening a new
+    database together do not both create its tables: the second waits, then finds the work done.
+    """
     steps = MIGRATIONS + list(extra or [])
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    for number, sql in enumerate(steps[current:], start=current + 1):
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= len(steps):
+        return len(steps)  # up to date: no write lock taken (the usual case)
+    while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(sql):
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if current >= len(steps):
+                conn.execute("COMMIT")
+                return len(steps)
+            for statement in _statements(steps[current]):
                 conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute(f"PRAGMA user_version = {current + 1}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return len(steps)
 
 
 def _statements(sql: str) -> list[str]:

@@ -9,53 +9,60 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import AsyncIterator, AsyncIterable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable
+from datetime import datetime
 
-from .config import Config
-from .pipeline import Pipeline
-from .progress import progress
-from .sources.sitemap import SitemapStats, sitemap_candidates
-from .sources.urls import url_candidates
-from .sources.warc import WarcStats, warc_pages
+from ingest.config import Config
+from ingest.progress import progress
+from ingest.records import Candidate, Page
+from ingest.sources.sitemap import SitemapStats, sitemap_candidates
+from ingest.sources.urls import url_candidates
+from ingest.sources.warc import WarcStats, warc_pages
+from ingest.store import open_store
+
+from .pipeline import Archive, Pipeline
 
 log = logging.getLogger("ingest.backfill")
 
 
 @dataclass
 class BackfillReport:
-    counts: Counter = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=Counter)
     planned: list[str] = field(default_factory=list)  # --dry-run: what would be fetched or stored
 
 
-async def as_items(records):
+Record = Candidate | tuple[Candidate, Page]
+Records = Iterable[Record] | AsyncIterable[Candidate]
+Source = Callable[[Pipeline], Records]  # given the running pipeline (for its fetcher), the records
+
+
+async def as_items(records: Records) -> AsyncIterator[tuple[Candidate, Page | None]]:
     """Any source as an async stream of (candidate, page or None).
 
     Sync iterators (URL lists, WARC files) are advanced on a thread: reading a WARC
     record is file I/O and gzip work that must not stall the event loop.
     """
-    if hasattr(records, "__aiter__"):
+    if isinstance(records, AsyncIterable):
         async for c in records:
             yield (c, None)
         return
-    it = iter(records)
-    done = object()
-    while (item := await asyncio.to_thread(next, it, done)) is not done:
+    it: Iterator[Record] = iter(records)
+    while (item := await asyncio.to_thread(next, it, None)) is not None:
         yield item if isinstance(item, tuple) else (item, None)
 
 
-Source = Callable[[Pipeline], object]  # given the running pipeline (for its fetcher), the records
-
-
-async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts=None, archive=None) -> BackfillReport:
+async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts: dict[str, str] | None = None,
+                   archive: Archive | None = None) -> BackfillReport:
     """Run the pipeline over a source's records, skipping those already done."""
     report = BackfillReport()
-    async with Pipeline(cfg, hosts=hosts, refetch_known=True, archive=archive) as pipe:
+    async with open_store(cfg) as store, Pipeline(cfg, store, hosts=hosts, refetch_known=True,
+                                                  archive=archive) as pipe:
         records = source(pipe)
-        total = len(records) if hasattr(records, "__len__") else None  # URL lists: rate and ETA
+        total = len(records) if isinstance(records, list) else None  # URL lists: rate and ETA
         with progress("backfill", total=total, unit="records") as tick:
             async for cand, page in as_items(records):
-                if cand.record_key and await pipe.db(pipe.writer.is_done, cand.source, cand.record_key):
+                if cand.record_key and await store.backfill.is_done(cand.source, cand.record_key):
                     report.counts["already_done"] += 1
                 elif dry_run:
                     report.planned.append(cand.url)
@@ -71,8 +78,10 @@ def from_urls(urls: list[str]) -> Source:
     return lambda pipe: url_candidates(urls)
 
 
-def from_sitemaps(urls: list[str], since=None, until=None, stats: SitemapStats | None = None) -> Source:
-    async def records(pipe: Pipeline):
+def from_sitemaps(urls: list[str], since: datetime | None = None, until: datetime | None = None,
+                  stats: SitemapStats | None = None) -> Source:
+    async def records(pipe: Pipeline) -> AsyncIterator[Candidate]:
+        assert pipe.fetcher is not None
         for url in urls:
             async for cand in sitemap_candidates(pipe.fetcher.fetch, url, since=since, until=until, stats=stats):
                 yield cand
@@ -81,7 +90,7 @@ def from_sitemaps(urls: list[str], since=None, until=None, stats: SitemapStats |
 
 
 def from_warcs(paths: list[str], stats: WarcStats | None = None, max_bytes: int = 10_000_000) -> Source:
-    def records(pipe: Pipeline):
+    def records(pipe: Pipeline) -> Iterator[tuple[Candidate, Page]]:
         for path in paths:
             yield from warc_pages(path, max_bytes=max_bytes, stats=stats)
 

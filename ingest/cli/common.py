@@ -1,6 +1,6 @@
 """Shared pieces of the command line: config options, one-line errors, exit codes.
 
-Every command lives next to the stage it drives and is registered in ingest/cli.py.
+The commands live in ingest/cli/ (run.py-style groups by stage) and are registered in ingest/cli/__init__.py.
 Exit codes: 0 success, 2 bad usage or config, 1 any other failure, 128 + signal number
 when a signal stopped a one-shot command (130 for Ctrl-C, 143 for SIGTERM).
 """
@@ -15,8 +15,8 @@ import sys
 
 import click
 
-from .config import Config, ConfigError, load_config
-from .logs import setup_logging
+from ingest.config import Config, ConfigError, load_config
+from ingest.logs import setup_logging
 
 DEFAULT_CONFIG = "config.yaml"
 

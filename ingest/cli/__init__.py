@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from .clikit import Interrupted, config_options, fail, interrupted_exit, run_interruptible
+from .common import Interrupted, config_options, fail, interrupted_exit, run_interruptible
 
 
 class LazyGroup(click.Group):
@@ -25,10 +25,10 @@ class LazyGroup(click.Group):
     """
 
     LAZY = {
-        "export": "ingest.read.commands:export_cmd",
-        "serve": "ingest.read.commands:serve_cmd",
-        "history": "ingest.history:history_cmd",
-        "reextract": "ingest.reextract:reextract_cmd",
+        "export": "ingest.cli.read:export_cmd",
+        "serve": "ingest.cli.read:serve_cmd",
+        "history": "ingest.cli.read:history_cmd",
+        "reextract": "ingest.cli.read:reextract_cmd",
     }
 
     def list_commands(self, ctx):
@@ -55,7 +55,7 @@ def _archive_option(f):
 def _open_archive(archive):
     if not archive:
         return None
-    from .archive import WarcArchive
+    from ingest.run.archive import WarcArchive
 
     return WarcArchive(archive[1])
 
@@ -68,10 +68,10 @@ def _open_archive(archive):
 @_archive_option
 def run(cfg, once, grace, archive):
     """Run the daemon (or one pass with --once) on the configured feeds."""
-    from .extract.pool import start_forkserver
+    from ingest.extract.pool import start_forkserver
 
     start_forkserver()  # the workers' imports then overlap ours (docs/performance.md); no socket is open yet
-    from .daemon import AlreadyRunning, Daemon, DaemonLock, run_once
+    from ingest.run.daemon import AlreadyRunning, Daemon, DaemonLock, run_once
 
     if not cfg.feeds:
         click.echo("ingest: no feeds configured (add some under `feeds:` in the config)", err=True)
@@ -118,10 +118,10 @@ def _when(value: str | None, option: str):
 @_archive_option
 def backfill(cfg, urls, url_file, sitemaps, warcs, since, until, dry_run, archive):
     """Store articles from URLs, a URL file, sitemaps or WARC files. Reruns skip what is done."""
-    from . import backfill as bf
-    from .sources.sitemap import SitemapStats
-    from .sources.urls import read_url_file
-    from .sources.warc import WarcStats
+    from ingest.run import backfill as bf
+    from ingest.sources.sitemap import SitemapStats
+    from ingest.sources.urls import read_url_file
+    from ingest.sources.warc import WarcStats
 
     todo = list(urls)
     if url_file:
@@ -164,19 +164,21 @@ def stats(cfg, as_json):
     """What is stored and flagged, and the health of each feed."""
     import os
 
-    from .read.stats import collect, render
+    from dataclasses import asdict
+
+    from ingest.read.stats import collect, render
 
     if not os.path.exists(cfg.database):
         fail(f"no database at {cfg.database}", 1)
     s = collect(cfg.database)
-    click.echo(json.dumps(s.as_dict(), indent=2) if as_json else render(s))
+    click.echo(json.dumps(asdict(s), indent=2) if as_json else render(s))
 
 
 @main.command()
 @click.option("--db", "db_path", default=None, metavar="PATH", help="Keep the demo database here (default: a temp dir).")
 def demo(db_path):
     """Serve a generated news world on 127.0.0.1, ingest it, show what was stored and flagged."""
-    from .demo.run import demo as run_demo
+    from ingest.demo.run import demo as run_demo
 
     sys.exit(run_demo(db_path))
 

@@ -1,17 +1,28 @@
-"""Feed poll intervals: adaptive, bounded, with server hints as a floor.
+"""When to poll a feed next and when to re-check a stored article: the whole policy.
 
-Pure functions of a feed's last poll, so the policy is tested without a clock and the
-state it needs (interval, failures) lives in the feeds table, surviving restarts.
+Pure functions of a feed's last poll or an article's last check, so the policy is tested
+without a clock; the store applies them inside the transaction that records the poll or
+stores the article, and the state they need (interval, failures, first seen) lives in the
+database, surviving restarts.
+
+Feeds: adaptive (shorter while a feed brings new items, longer when it repeats itself),
+bounded, with server hints (RSS ttl, Cache-Control, Retry-After) as a floor, failures
+backed off by weight, never disabled. Articles: re-fetched for edits on a decaying schedule
+(first after `recheck_after`, growing while unchanged, reset by an edit, stopped after
+`recheck_max_age_days`).
 """
 from __future__ import annotations
 
 import random
 import re
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from .config import ScheduleConfig
+from ingest.config import ScheduleConfig
+from ingest.records import FeedState, Poll
 
 FASTER = 0.5  # a poll that brought new items halves the interval
 SLOWER = 1.5  # a poll that brought nothing new stretches it
@@ -102,3 +113,37 @@ def stagger(urls: list[str], gap: float, rng: random.Random | None = None) -> di
         seen[host] += 1
         out[url] = k * gap + (rng.uniform(0, gap / 2) if k and gap > 0 else 0.0)
     return out
+
+
+@dataclass(frozen=True)
+class PollPlan:
+    """A feed's health and schedule after a poll."""
+
+    failures: float
+    interval: float
+    next_poll_at: datetime
+
+
+def plan_next_poll(cfg: ScheduleConfig, feed: FeedState, poll: Poll, now: datetime,
+                   rng: random.Random | None = None) -> PollPlan:
+    """The failure count, interval and next poll time that follow `poll` of `feed`."""
+    failures = 0.0 if poll.ok else feed.failures + FAILURE_WEIGHT.get(poll.failure or "parse", 1.0)
+    interval = next_interval(cfg, feed.interval, ok=poll.ok, new_items=poll.new, failures=failures, hint=poll.hint)
+    wait = jittered(interval, lo=max(cfg.min_interval, floor(cfg, poll.hint)), hi=cfg.max_interval, rng=rng)
+    return PollPlan(failures, interval, now + timedelta(seconds=wait))
+
+
+def next_check(cfg: ScheduleConfig, at: datetime, first_seen: datetime, interval: float | None,
+               changed: bool) -> tuple[datetime | None, float]:
+    """(next re-check time or None for never again, interval) after a check at `at`.
+
+    Reset to `recheck_after` by an edit (or the first time), grown by `recheck_growth` while
+    unchanged (also when a re-check stored nothing), stopped once past the maximum age.
+    """
+    interval = cfg.recheck_after if changed or not interval else interval * cfg.recheck_growth
+    # capped: an article listed in hundreds of polls would otherwise overflow datetime
+    interval = min(interval, max(cfg.recheck_max_age_days * 86400.0, cfg.recheck_after))
+    when = at + timedelta(seconds=interval)
+    if when - first_seen > timedelta(days=cfg.recheck_max_age_days):
+        return None, interval
+    return when, interval

@@ -1,17 +1,22 @@
-"""`ingest export` and `ingest serve`: the read side on the command line.
+"""`ingest export`, `serve`, `history` and `reextract`: commands that are loaded on use.
 
-Registered in ingest/cli.py (`LazyGroup.LAZY`).
-Both open the database read-only and never create it: a mistyped --db is a one-line error
-(exit 1), not a new empty database. Bad options exit 2 (click usage errors).
+Registered in ingest/cli/__init__.py (`LazyGroup.LAZY`). The read commands open the
+database read-only and never create it: a mistyped --db is a one-line error (exit 1), not
+a new empty database. Bad options exit 2 (click usage errors).
 """
 from __future__ import annotations
 
+import asyncio
 import sys
+from datetime import datetime
+from pathlib import Path
 
 import click
 
-from .. import clikit
-from .query import FLAG_KINDS, ExportFilters, ReadError, parse_bound
+from ingest.config import Config
+from ingest.read.query import FLAG_KINDS, ExportFilters, ReadError, parse_bound
+
+from . import common as clikit
 
 
 def _iso_bound(ctx, param, value):
@@ -42,7 +47,7 @@ def _iso_bound(ctx, param, value):
                    "kind (exact, near, syndicated, subset) or a garble reason (patchwork, mojibake, ...).")
 def export_cmd(cfg, fmt, output, versions, since, until, topic, site, clean, flag):
     """Export articles (current versions) or all versions as JSON Lines, CSV or Parquet."""
-    from .export import export
+    from ingest.read.export import export
 
     if fmt == "parquet" and output == "-":
         raise click.UsageError("--format parquet needs --output FILE")
@@ -69,9 +74,52 @@ def export_cmd(cfg, fmt, output, versions, since, until, topic, site, clean, fla
 @click.option("--open", "open_browser", is_flag=True, help="Open a browser on the database page.")
 def serve_cmd(cfg, host, port, open_browser):
     """Browse the database read-only in Datasette (views, full-text search, canned queries)."""
-    from .serve import serve
+    from ingest.read.serve import serve
 
     try:
         serve(cfg.database, host=host, port=port, open_browser=open_browser)
     except ReadError as e:
         clikit.fail(str(e), 1)
+
+
+@click.command("history")
+@clikit.config_options
+@click.argument("url")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def history_cmd(cfg: Config, url: str, fmt: str) -> None:
+    """The versions of the article at URL, with a word diff between consecutive versions."""
+    from ingest.read.history import as_json, find_article, load_history, render_text
+    from ingest.store.sqlite.connection import connect
+
+    if not Path(cfg.database).is_file():
+        clikit.fail(f"no database at {cfg.database}", 1)
+    conn = connect(cfg.database, readonly=True)
+    try:
+        article_id = find_article(conn, url)
+        if article_id is None:
+            clikit.fail(f"no article stored under {url}", 1)
+        h = load_history(conn, article_id)
+    finally:
+        conn.close()
+    click.echo(as_json(h) if fmt == "json" else render_text(h))
+
+
+@click.command("reextract")
+@clikit.config_options
+@click.option("--since", default=None, metavar="DATE",
+              help="Only articles whose current version was fetched on or after this ISO date.")
+def reextract_cmd(cfg: Config, since: str | None) -> None:
+    """Re-extract stored HTML with the installed extractor; a changed text becomes a "reextract" version."""
+    from ingest.run.reextract import reextract
+
+    if since is not None:
+        try:
+            datetime.fromisoformat(since)
+        except ValueError:
+            raise click.BadParameter(f"expected an ISO date like 2018-06-01, got {since!r}", param_hint="--since")
+    if not Path(cfg.database).is_file():
+        clikit.fail(f"no database at {cfg.database}", 1)
+    report = asyncio.run(reextract(cfg, since, progress=True))
+    for url, n, added, removed in report.changed:
+        click.echo(f"changed {url} v{n} +{added} -{removed}")
+    click.echo(report.summary())

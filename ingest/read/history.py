@@ -8,47 +8,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 
-import click
-
-from .clikit import config_options, fail
-from .store.identity import url_key
-from .store.versions import Op, word_ops
+from ingest.records import DiffOp, History, VersionView
+from ingest.store.identity import url_key
+from ingest.store.versions import word_ops
 
 CONTEXT_WORDS = 8  # words of unchanged text shown around each change in the text format
-
-
-@dataclass(frozen=True)
-class VersionView:
-    n: int
-    fetched_at: str
-    change: str  # "first" | "edit" | "title" | "reextract"
-    title: str
-    words_added: int
-    words_removed: int
-    extractor: str | None
-    status: int | None
-    final_url: str | None
-    text_hash: str
-    current: bool
-    title_before: str | None = None  # the previous version's title, when it changed
-    diff: list[Op] = field(default_factory=list)  # word diff against the previous version
-
-
-@dataclass(frozen=True)
-class History:
-    article_id: int
-    url: str
-    canonical_url: str | None
-    site: str
-    first_seen: str
-    last_seen: str
-    current_version: int
-    versions: list[VersionView]
-    sightings: dict[str, int]  # outcome -> count ("new", "version", "unchanged", "flipflop", "suspect", "seen")
-    flags: list[dict]  # extraction_suspect flags: version_n, score, detail
 
 
 def find_article(conn: sqlite3.Connection, url: str) -> int | None:
@@ -103,7 +69,7 @@ def render_text(h: History) -> str:
     return "\n".join(lines)
 
 
-def hunks(ops: list[Op], context: int = CONTEXT_WORDS) -> list[str]:
+def hunks(ops: list[DiffOp], context: int = CONTEXT_WORDS) -> list[str]:
     """wdiff-style lines: each change as [-removed-] {+added+} with a few words of context.
 
     Changes closer than two contexts apart share one line; long unchanged runs are cut.
@@ -139,24 +105,3 @@ def as_json(h: History) -> str:
     for v in d["versions"]:
         v["diff"] = [[op["op"], op["text"]] for op in v["diff"]]
     return json.dumps(d, ensure_ascii=False, indent=2)
-
-
-@click.command("history")
-@config_options
-@click.argument("url")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def history_cmd(cfg, url, fmt):
-    """The versions of the article at URL, with a word diff between consecutive versions."""
-    from .store.db import connect
-
-    if not Path(cfg.database).is_file():
-        fail(f"no database at {cfg.database}", 1)
-    conn = connect(cfg.database, readonly=True)
-    try:
-        article_id = find_article(conn, url)
-        if article_id is None:
-            fail(f"no article stored under {url}", 1)
-        h = load_history(conn, article_id)
-    finally:
-        conn.close()
-    click.echo(as_json(h) if fmt == "json" else render_text(h))

@@ -1,0 +1,247 @@
+"""The pipeline: candidate -> fetch -> extract (worker processes) -> store (the store's writer).
+
+Daemon, one-shot runs and backfills drive the same Pipeline; only the source of candidates
+differs. The event loop only does I/O: extraction and fingerprinting run in the process
+pool, and every database call goes through the store (ingest/store/), which runs it on its
+own writer thread. `max_in_flight` bounds the work between stages, so memory stays flat
+however many candidates a source produces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from ingest.analyse.topics import TopicMatcher
+from ingest.config import Config
+from ingest.extract import ExtractPool
+from ingest.fetch import Fetcher
+from ingest.records import Candidate, FeedState, FetchFailure, FetchLog, Known, NotModified, OffTopic, Page, Poll
+from ingest.records import Skipped, Stored
+from ingest.sources.feeds import FeedError, parse_feed
+from ingest.store import Store
+from ingest.store.schedule import cache_hint
+from ingest.times import now
+
+log = logging.getLogger("ingest.pipeline")
+
+
+class Archive(Protocol):
+    """Where every fetched response is also kept (ingest/run/archive.py: WARC files)."""
+
+    def write(self, page: Page) -> None: ...
+
+
+@dataclass
+class Tally:
+    """Counts of outcomes over a run, for the summary line and `demo`.
+
+    `stored` keeps the first KEEP_STORED results only, so a daemon running for months
+    holds a bounded list, not one entry per article ever stored.
+    """
+
+    counts: Counter[str] = field(default_factory=Counter)
+    stored: list[Stored] = field(default_factory=list)
+    KEEP_STORED: ClassVar[int] = 10_000
+
+    def add(self, outcome: str) -> None:
+        self.counts[outcome] += 1
+
+    def keep(self, stored: Stored) -> None:
+        if len(self.stored) < self.KEEP_STORED:
+            self.stored.append(stored)
+
+
+class Pipeline:
+    """Owns the worker pool and the fetcher for one run, and feeds the store.
+
+    Stages and their bounds:
+      submit() --(max_in_flight slots)--> fetch (loop, aiohttp) --> extract (worker processes)
+        --> store.store() (batched on the store's writer thread)
+    A slot is held from submit until the article is stored, so everything in flight
+    (pages, extracted texts, queued stores) is bounded by `max_in_flight` together.
+    """
+
+    def __init__(self, cfg: Config, store: Store, *, hosts: dict[str, str] | None = None,
+                 refetch_known: bool = False, max_in_flight: int = 64, archive: Archive | None = None):
+        self.cfg = cfg
+        self.store = store
+        self.hosts = hosts
+        self.refetch_known = refetch_known  # `run --once` and backfills re-fetch listed articles
+        self.matcher = TopicMatcher.from_config(cfg.topics)
+        self.tally = Tally()
+        self.archive = archive
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._archive_thread: ThreadPoolExecutor | None = None
+        self.pool: ExtractPool | None = None
+        self.fetcher: Fetcher | None = None
+
+    async def __aenter__(self) -> Pipeline:
+        # Worker processes first: they must not inherit sockets (see extract/pool.py).
+        self.pool = ExtractPool(self.cfg.workers, self.matcher).start()
+        if self.archive is not None:  # archive files are written off the loop, one writer
+            self._archive_thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-archive")
+        self.fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts).__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        try:
+            if exc_type is asyncio.CancelledError:  # the run was cancelled (a signal): abandon in-flight work
+                for task in list(self._tasks):
+                    task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+        finally:
+            if self.fetcher:
+                await self.fetcher.__aexit__(None, None, None)
+            if self._archive_thread:
+                self._archive_thread.shutdown(wait=True)
+            if self.pool:
+                self.pool.close()
+
+    # --- submitting work ------------------------------------------------------------------
+    async def submit(self, candidate: Candidate, page: Page | None = None) -> None:
+        """Queue a candidate (with its page when a source already has it, e.g. WARC).
+
+        Waits while `max_in_flight` candidates are being worked on: backpressure.
+        """
+        await self._slots.acquire()
+        task = asyncio.create_task(self._guarded(candidate, page))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self) -> None:
+        """Wait until everything submitted so far is stored."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def settle(self, grace: float, also: set[asyncio.Task[None]] | None = None) -> int:
+        """Let in-flight articles (and the tasks `also`) finish for `grace` seconds, then cancel
+        the rest; how many were abandoned (they are listed again by their source next time)."""
+        extra = also if also is not None else set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while waiting := {*extra, *self._tasks}:  # polls still running may submit more articles
+            left = deadline - loop.time()
+            if left <= 0:
+                for task in waiting:
+                    task.cancel()
+                await asyncio.gather(*waiting, return_exceptions=True)
+                return len(waiting)
+            await asyncio.wait(waiting, timeout=left)
+        return 0
+
+    async def _guarded(self, candidate: Candidate, page: Page | None) -> None:
+        try:
+            await self.process(candidate, page)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # one bad article must not stop the run
+            log.exception("failed to process %s", candidate.url, extra={"url": candidate.url, "outcome": "error"})
+            self.tally.add("error")
+        finally:
+            self._slots.release()
+
+    # --- one article ------------------------------------------------------------------------
+    async def process(self, candidate: Candidate, page: Page | None = None) -> str:
+        """Fetch (unless given), extract, store. Returns the outcome word."""
+        assert self.pool is not None and self.fetcher is not None
+        fetch_log = None
+        if page is None:
+            known = await self.store.known(candidate)
+            if isinstance(known, Known) and not (known.due or self.refetch_known):
+                await self.store.seen(known, candidate)
+                return self._done("seen")
+            if isinstance(known, OffTopic):
+                return self._done("off_topic")
+            at, started = now(), time.monotonic()
+            result = await self.fetcher.fetch(candidate.url, kind="article")
+            fetch_log = FetchLog.of(result, "article", at, (time.monotonic() - started) * 1000)
+            if isinstance(result, FetchFailure):
+                await self.store.skipped(candidate, f"fetch_{result.kind}", fetch_log)
+                log.warning("fetch failed %s: %s", candidate.url, result.message,
+                            extra={"url": candidate.url, "outcome": result.kind})
+                return self._done(f"fetch_{result.kind}")
+            if isinstance(result, NotModified):  # not asked for, but harmless
+                return self._done("not_modified")
+            page = result
+            if self._archive_thread is not None and self.archive is not None:
+                await asyncio.get_running_loop().run_in_executor(self._archive_thread, self.archive.write, page)
+        ex = await self.pool.extract(page, candidate)
+        if isinstance(ex, Skipped):
+            await self.store.skipped(candidate, ex.reason, fetch_log)
+            if ex.reason != "off_topic":
+                log.warning("nothing extracted from %s: %s", candidate.url, ex.message or ex.reason,
+                            extra={"url": candidate.url, "outcome": ex.reason})
+            return self._done(ex.reason)
+        stored = await self.store.store(candidate, ex, fetch_log)
+        self.tally.keep(stored)
+        log.info("%s %s v%d%s", stored.outcome, candidate.url, stored.version,
+                 f" [{', '.join(stored.flags)}]" if stored.flags else "",
+                 extra={"url": candidate.url, "outcome": stored.outcome, "flags": list(stored.flags)})
+        return self._done(stored.outcome)
+
+    def _done(self, outcome: str) -> str:
+        self.tally.add(outcome)
+        return outcome
+
+    # --- feeds ----------------------------------------------------------------------------
+    async def poll_feed(self, feed: FeedState, conditional: bool = True) -> FeedState:
+        """Fetch and parse one feed, submit its entries, record the poll; the feed's new state.
+
+        Never raises for what the feed does (failures are recorded on the feed and its next
+        poll is backed off); `conditional=False` (a one-off full pass) ignores the stored
+        validators and body hash.
+        """
+        assert self.fetcher is not None
+        at, started = now(), time.monotonic()
+        validators = (dict(etag=feed.etag, last_modified=feed.last_modified, body_hash=feed.body_hash)
+                      if conditional else {})
+        result = await self.fetcher.fetch(feed.url, kind="feed", **validators)
+        fetch_log = FetchLog.of(result, "feed", at, (time.monotonic() - started) * 1000)
+        if isinstance(result, FetchFailure):
+            poll = Poll(fetch_log, ok=False, error=result.message, failure=result.kind, hint=result.retry_after)
+        elif isinstance(result, NotModified):
+            poll = Poll(fetch_log, ok=True, not_modified=True, etag=result.etag, last_modified=result.last_modified)
+        else:
+            poll = await self._entries(feed, result, fetch_log)
+        state = await self.store.feeds.polled(feed, poll)
+        if not poll.ok:
+            log.warning("feed failed %s: %s", feed.url, poll.error, extra={"feed": feed.url, "outcome": poll.failure})
+        elif poll.not_modified:
+            log.info("feed not modified %s", feed.url, extra={"feed": feed.url, "outcome": "not_modified"})
+        else:
+            log.info("feed ok %s: %d items, %d new", feed.url, poll.items or 0, poll.new,
+                     extra={"feed": feed.url, "outcome": "ok", "items": poll.items, "new": poll.new})
+        log.info("feed next poll %s at %s", feed.url, state.next_poll_at,
+                 extra={"feed": feed.url, "outcome": "scheduled", "interval": state.interval, "hint": poll.hint,
+                        "failures": state.failures, "next_poll_at": state.next_poll_at})
+        return state
+
+    async def _entries(self, feed: FeedState, page: Page, fetch_log: FetchLog) -> Poll:
+        """Parse a fetched feed and submit its entries; what the poll found."""
+        try:
+            # feedparser is pure Python (~0.65 ms per item): a big feed would stall the loop's I/O
+            parsed = await asyncio.to_thread(parse_feed, page.body, page.final_url, page.headers, self.matcher)
+        except FeedError as e:
+            return Poll(fetch_log, ok=False, error=str(e), failure="parse")
+        if parsed.warning:
+            log.warning("feed %s parsed with problems: %s", feed.url, parsed.warning, extra={"feed": feed.url})
+        new = await self.store.feeds.new_entries(parsed.candidates)  # counted before any entry is stored
+        for cand in parsed.candidates:
+            await self.submit(cand)
+        hints = [h for h in (parsed.ttl, cache_hint(page.headers)) if h]
+        return Poll(fetch_log, ok=True, title=parsed.title, etag=page.headers.get("ETag"),
+                    last_modified=page.headers.get("Last-Modified"), body_hash=hashlib.sha256(page.body).hexdigest(),
+                    items=len(parsed.candidates), new=new, hint=max(hints) if hints else None)

@@ -1,0 +1,137 @@
+"""The analysis index in SQLite: what the pure judge (ingest/analyse/judge.py) reads, and
+the rows a judgement leaves behind.
+
+Every look-up is a bounded set of B-tree seeks on narrow WITHOUT ROWID tables
+(migration 2): the exact key, 32 LSH band keys, and the article's sentence hashes, each
+capped by LIMIT so an over-common bucket or stock sentence cannot turn a query into a
+scan. Only a handful of candidates are read back (texts from the core tables).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from collections.abc import Iterable
+
+from ingest.analyse.judge import Judgement, StoredDoc
+from ingest.records import Fingerprint
+from ingest.times import parse
+
+_CHUNK = 200  # compound SELECT arms per statement (SQLite allows 500)
+_CANDIDATE_SQL = (
+    "SELECT a.id, a.url, a.site, a.first_seen, a.published, v.title, v.text FROM articles a "
+    "JOIN versions v ON v.article_id = a.id AND v.n = a.current_version WHERE a.id IN ({})"
+)
+
+
+class SQLiteCorpus:
+    """The `Corpus` the judge reads, over the writer connection (inside its transaction)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    # --- what the judge reads ------------------------------------------------------------
+    def exact(self, exact_key: int, exclude: int, limit: int) -> list[int]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT article_id FROM analysis_docs WHERE exact_key = ? AND article_id != ? LIMIT ?",
+            (exact_key, exclude, limit))]
+
+    def band_votes(self, band_keys: Iterable[int], exclude: int, cap: int) -> dict[int, int]:
+        votes: dict[int, int] = {}
+        for _, aid in self._capped("lsh_bands", "key", "", band_keys, cap):
+            if aid != exclude:
+                votes[aid] = votes.get(aid, 0) + 1
+        return votes
+
+    def sentence_hits(self, hashes: Iterable[int], exclude: int, cap: int) -> dict[int, list[tuple[int, int]]]:
+        hits: dict[int, list[tuple[int, int]]] = {}
+        for h, aid, pos in self._capped("sentences", "h", ", pos", hashes, cap):
+            if aid != exclude:
+                hits.setdefault(h, []).append((aid, pos))
+        return hits
+
+    def docs(self, ids: Iterable[int], with_text: bool = False) -> dict[int, StoredDoc]:
+        ids = list(ids)
+        out: dict[int, StoredDoc] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            marks = ",".join("?" * len(part))
+            if with_text:
+                sql = _CANDIDATE_SQL.format(marks)
+            else:
+                sql = f"SELECT id, url, site, first_seen, published FROM articles WHERE id IN ({marks})"
+            for row in self.conn.execute(sql, part):
+                when = parse(row[4]) or parse(row[3])
+                assert when is not None  # first_seen is always set
+                out[row[0]] = StoredDoc(row[0], row[1], row[2], when, *(row[5:7] if with_text else ()))
+        return out
+
+    def roots(self, ids: Iterable[int]) -> dict[int, int]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return dict(self.conn.execute(f"SELECT article_id, of_id FROM dup_edges WHERE article_id IN ({marks})", ids))
+
+    def _capped(self, table: str, col: str, extra: str, keys: Iterable[int], cap: int) -> list[tuple[int, ...]]:
+        """Rows (key, article_id[, extra]) for each key, at most `cap` per key."""
+        rows: list[tuple[int, ...]] = []
+        keys = list(keys)
+        for i in range(0, len(keys), _CHUNK):
+            part = keys[i:i + _CHUNK]
+            arm = f"SELECT * FROM (SELECT {col}, article_id{extra} FROM {table} WHERE {col} = ? LIMIT {cap})"
+            rows += self.conn.execute(" UNION ALL ".join([arm] * len(part)), part).fetchall()
+        return rows
+
+    # --- what a judgement writes -------------------------------------------------------------
+    def record(self, article_id: int, fp: Fingerprint, judgement: Judgement) -> None:
+        """(Re)index this article's current version, replacing the rows it had, and record its
+        cluster links: its own edge to its original, and the copies re-rooted on it."""
+        conn = self.conn
+        old = conn.execute("SELECT keys FROM analysis_docs WHERE article_id = ?", (article_id,)).fetchone()
+        if old:
+            bands, sents = _unpack(old[0])
+            conn.executemany("DELETE FROM lsh_bands WHERE key = ? AND article_id = ?", [(k, article_id) for k in bands])
+            conn.executemany("DELETE FROM sentences WHERE h = ? AND article_id = ?", [(h, article_id) for h in sents])
+        hashes = [h for h, _ in fp.sentences]
+        conn.execute("INSERT OR REPLACE INTO analysis_docs (article_id, exact_key, n_words, keys) VALUES (?, ?, ?, ?)",
+                     (article_id, fp.exact_key, fp.n_words, _pack(fp.band_keys, hashes)))
+        conn.executemany("INSERT OR IGNORE INTO lsh_bands (key, article_id) VALUES (?, ?)",
+                         [(k, article_id) for k in fp.band_keys])
+        conn.executemany("INSERT OR IGNORE INTO sentences (h, article_id, pos) VALUES (?, ?, ?)",
+                         [(h, article_id, pos) for h, pos in fp.sentences])
+        conn.execute("DELETE FROM dup_edges WHERE article_id = ?", (article_id,))
+        if judgement.edge:
+            e = judgement.edge
+            conn.execute("INSERT INTO dup_edges (article_id, of_id, kind, similarity) VALUES (?, ?, ?, ?)",
+                         (article_id, e.of_id, e.kind, e.similarity))
+        for other, e in judgement.reroot:
+            # A late-found original: the copies it matched (and their cluster) now point at it.
+            root = conn.execute("SELECT of_id FROM dup_edges WHERE article_id = ?", (other,)).fetchone()
+            if root and root[0] == article_id:
+                continue  # already this article's copy (a new version of the original)
+            if root:
+                conn.execute("UPDATE dup_edges SET of_id = ? WHERE of_id = ?", (article_id, root[0]))
+                conn.execute("INSERT OR REPLACE INTO dup_edges VALUES (?, ?, ?, ?)",
+                             (root[0], article_id, e.kind, e.similarity))
+            conn.execute("UPDATE dup_edges SET of_id = ? WHERE of_id = ?", (article_id, other))
+            conn.execute("INSERT OR REPLACE INTO dup_edges VALUES (?, ?, ?, ?)", (other, article_id, e.kind, e.similarity))
+
+    def cluster(self, article_id: int) -> list[int]:
+        """The copy cluster of an article: its original first, then the copies by id."""
+        row = self.conn.execute("SELECT of_id FROM dup_edges WHERE article_id = ?", (article_id,)).fetchone()
+        root = row[0] if row else article_id
+        copies = [r[0] for r in self.conn.execute(
+            "SELECT article_id FROM dup_edges WHERE of_id = ? ORDER BY article_id", (root,))]
+        return [root] + copies if copies else []
+
+
+def _pack(bands: Iterable[int], sents: list[int]) -> bytes:
+    bands = list(bands)
+    return struct.pack(f"<H{len(bands)}q{len(sents)}q", len(bands), *bands, *sents)
+
+
+def _unpack(blob: bytes) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    (nb,) = struct.unpack_from("<H", blob)
+    vals = struct.unpack_from(f"<{(len(blob) - 2) // 8}q", blob, 2)
+    return vals[:nb], vals[nb:]

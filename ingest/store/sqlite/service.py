@@ -1,0 +1,237 @@
+"""SQLiteStore: the store service over one SQLite file (the default backend).
+
+    async with SQLiteStore(cfg) as store:
+        known = await store.known(candidate)
+        stored = await store.store(candidate, extracted, fetch_log)
+
+Like Datasette's Database, the store owns its writer thread: every call is handed to one
+dedicated thread that owns the connection (Writer, writer.py) and runs it in one
+transaction, so SQLite never blocks the event loop and there is exactly one writer per
+process. `store()` calls are batched: one task collects them and writes up to `batch` in
+one transaction, lingering a moment for more only while articles arrive faster than
+`linger` apart (a busy run: ~13 per commit instead of 1; a lone article: stored at once).
+A batch that fails is retried article by article, so one bad article costs only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from ingest.config import Config, FeedConfig
+from ingest.records import (
+    Candidate,
+    Extracted,
+    FeedState,
+    FetchLog,
+    Known,
+    OffTopic,
+    Poll,
+    Recheck,
+    ReextractJob,
+    Source,
+    Stored,
+)
+
+from .reextract import count_pages, read_pages
+from .tables import is_done
+from .writer import Writer
+
+T = TypeVar("T")
+
+STORE_BATCH = 64  # extracted articles per transaction, at most
+# Seconds the store task waits for more articles after the first of a batch, when the previous
+# article arrived less than this ago. Pages leave extraction one every ~25 ms in a busy run:
+# 0.2 s gives batches of ~13 instead of ~1, and the writer spends ~2 s less CPU per 1,400
+# pages (one COMMIT and FTS flush per batch; docs/performance.md).
+STORE_LINGER = 0.2
+
+_Item = tuple[Candidate, Extracted, FetchLog | None, "asyncio.Future[Stored]"]
+
+
+class SQLiteStore:
+    """The `Store` (ingest/store/protocol.py) over the SQLite file `cfg.database`."""
+
+    def __init__(self, cfg: Config, *, batch: int = STORE_BATCH, linger: float = STORE_LINGER):
+        self.cfg = cfg
+        self.path = cfg.database
+        self.batch = max(1, batch)
+        self.linger = linger
+        self.batches: Counter[int] = Counter()  # batch size -> how many (tests, benchmarks)
+        self.feeds = _Feeds(self)
+        self.recheck = _Rechecks(self)
+        self.backfill = _Backfill(self)
+        self.reextract = _Reextract(self)
+        self._thread: ThreadPoolExecutor | None = None
+        self._writer: Writer | None = None
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._last_arrival = float("-inf")
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def open(self) -> SQLiteStore:
+        """Start the writer thread and open (create, migrate) the database on it."""
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-writer")
+        self._writer = await self._on_thread(Writer.open, self.path, self.cfg)
+        return self
+
+    async def close(self) -> None:
+        """Stop batching (a batch being written is finished by the thread) and close."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._writer is not None:
+            await self._on_thread(self._writer.close)
+            self._writer = None
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+
+    async def __aenter__(self) -> SQLiteStore:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _on_thread(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, lambda: fn(*args))
+
+    async def execute_fn(self, fn: Callable[[Writer], T], write: bool = True) -> T:
+        """Run `fn(writer)` on the writer thread, in one transaction when `write` (Datasette's
+        execute_write_fn). The door's own methods are built on this; tests, benchmarks and
+        tools use it for what the protocol does not name (tracing SQL, counting rows)."""
+        w = self._writer
+        if w is None:
+            raise RuntimeError("the store is not open")
+
+        def run() -> T:
+            if not write:
+                return fn(w)
+            with w.txn():
+                return fn(w)
+
+        return await self._on_thread(run)
+
+    # --- articles --------------------------------------------------------------------------
+    async def known(self, candidate: Candidate) -> Known | OffTopic | None:
+        return await self.execute_fn(lambda w: w.articles.known(candidate), write=False)
+
+    async def seen(self, known: Known, candidate: Candidate) -> None:
+        await self.execute_fn(lambda w: w.articles.seen(known, candidate))
+
+    async def skipped(self, candidate: Candidate, reason: str, fetch: FetchLog | None = None) -> None:
+        await self.execute_fn(lambda w: w.articles.skipped(candidate, reason, fetch))
+
+    async def store(self, candidate: Candidate, extracted: Extracted, fetch: FetchLog | None = None) -> Stored:
+        fut: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((candidate, extracted, fetch, fut))
+        if self._task is None:
+            self._task = asyncio.create_task(self._store_loop(), name="ingest-store")
+        return await fut
+
+    async def _store_loop(self) -> None:
+        q, loop = self._queue, asyncio.get_running_loop()
+        while True:
+            batch = [await q.get()]
+            busy = loop.time() - self._last_arrival < self.linger
+            self._last_arrival = loop.time()
+            deadline = loop.time() + (self.linger if busy else 0.0)
+            while len(batch) < self.batch:
+                if not q.empty():
+                    batch.append(q.get_nowait())
+                    self._last_arrival = loop.time()
+                    continue
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(q.get(), left))
+                    self._last_arrival = loop.time()
+                except asyncio.TimeoutError:
+                    break
+            items = [(c, ex, log) for c, ex, log, _ in batch]
+            try:
+                results = await self.execute_fn(lambda w: _store_batch(w, items), write=False)
+            except asyncio.CancelledError:  # closing: the thread finishes the batch, nobody waits
+                for *_, fut in batch:
+                    fut.cancel()
+                raise
+            self.batches[len(batch)] += 1
+            for (*_, fut), result in zip(batch, results):
+                if fut.done():
+                    continue
+                if isinstance(result, BaseException):
+                    fut.set_exception(result)
+                else:
+                    fut.set_result(result)
+
+
+def _store_batch(w: Writer, items: list[tuple[Candidate, Extracted, FetchLog | None]]) -> list[Stored | Exception]:
+    """On the writer thread: one transaction for the batch; if it fails, each article alone."""
+    try:
+        return list(w.store_many(items))
+    except Exception as e:
+        if len(items) == 1:
+            return [e]
+    out: list[Stored | Exception] = []
+    for c, ex, log in items:
+        try:
+            with w.txn():
+                out.append(w.articles.store(c, ex, log))
+        except Exception as e:
+            out.append(e)
+    return out
+
+
+class _Feeds:
+    def __init__(self, store: SQLiteStore):
+        self._store = store
+
+    async def register(self, feeds: Sequence[FeedConfig]) -> list[FeedState]:
+        return await self._store.execute_fn(lambda w: w.feeds.register(feeds))
+
+    async def new_entries(self, candidates: Sequence[Candidate]) -> int:
+        return await self._store.execute_fn(lambda w: w.articles.count_unknown(candidates), write=False)
+
+    async def polled(self, feed: FeedState, poll: Poll) -> FeedState:
+        return await self._store.execute_fn(lambda w: w.feeds.polled(feed, poll))
+
+
+class _Rechecks:
+    def __init__(self, store: SQLiteStore):
+        self._store = store
+
+    async def due(self, limit: int) -> list[Recheck]:
+        return await self._store.execute_fn(lambda w: w.rechecks.due(limit), write=False)
+
+    async def defer(self, handed_out: Sequence[Recheck]) -> int:
+        return await self._store.execute_fn(lambda w: w.rechecks.defer(handed_out))
+
+
+class _Backfill:
+    def __init__(self, store: SQLiteStore):
+        self._store = store
+
+    async def is_done(self, source: Source, key: str) -> bool:
+        return await self._store.execute_fn(lambda w: is_done(w.conn, source, key), write=False)
+
+
+class _Reextract:
+    def __init__(self, store: SQLiteStore):
+        self._store = store
+
+    async def pages(self, since: str | None, batch: int) -> AsyncIterator[list[ReextractJob]]:
+        after = 0
+        while jobs := await self._store.execute_fn(lambda w: read_pages(w.conn, since, after, batch), write=False):
+            yield jobs
+            after = jobs[-1].article_id
+
+    async def count(self, since: str | None) -> int:
+        return await self._store.execute_fn(lambda w: count_pages(w.conn, since), write=False)
+
+    async def store(self, job: ReextractJob, extracted: Extracted) -> Stored:
+        return await self._store.execute_fn(lambda w: w.articles.reextracted(job.article_id, extracted))

@@ -1,0 +1,65 @@
+"""The single writer: one connection, used from one thread, split by entity.
+
+Each public call of SQLiteStore (service.py) runs one of these methods on the writer
+thread inside one `BEGIN IMMEDIATE` transaction, so a crash or kill at any moment leaves
+either the whole article (article row, keys, version, blob, flags, analysis index,
+sighting, fetch log line, backfill mark) or none of it; and a whole poll or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingest.config import Config
+from ingest.records import Candidate, Extracted, FetchLog, Stored
+
+from .articles import Articles
+from .connection import open_writer
+from .corpus import SQLiteCorpus
+from .feeds import Feeds
+from .recheck import Rechecks
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    import sqlite_utils
+
+
+class Writer:
+    """The writer connection and the entity parts that use it (articles, corpus index, feeds, re-checks)."""
+
+    def __init__(self, db: sqlite_utils.Database, cfg: Config):
+        self.db = db
+        self.conn: sqlite3.Connection = db.conn
+        self.cfg = cfg
+        self.corpus = SQLiteCorpus(self.conn)
+        self.articles = Articles(db, cfg, self.corpus)
+        self.feeds = Feeds(db, cfg.schedule)
+        self.rechecks = Rechecks(self.conn, cfg.schedule)
+
+    @classmethod
+    def open(cls, path: str | Path, cfg: Config) -> Writer:
+        return cls(open_writer(path), cfg)
+
+    @contextmanager
+    def txn(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: taken with the write lock at once (IMMEDIATE), so it never
+        fails half-way for a lock another process took after it started reading."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def store_many(self, items: Sequence[tuple[Candidate, Extracted, FetchLog | None]]) -> list[Stored]:
+        """Several extracted pages in one transaction (what the store service's batches run)."""
+        with self.txn():
+            return [self.articles.store(c, ex, log) for c, ex, log in items]
+
+    def close(self) -> None:
+        self.conn.close()
