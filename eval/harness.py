@@ -60,15 +60,15 @@ class IndexedCorpus:
         """Store a text, judge it against everything stored before, record the judgement."""
         aid = self.row(site, title, text, seen=seen, published=published, article_id=article_id)
         first, pub = self.conn.execute("SELECT first_seen, published FROM articles WHERE id = ?", (aid,)).fetchone()
-        when = parse(pub) or parse(first)
+        when = self.corpus.origin(aid) or parse(pub) or parse(first)
         assert when is not None
         judgement = judge(Subject(aid, site, when, title, text, fp), self.corpus, self.cfg)
-        self.corpus.record(aid, fp, judgement)
+        self.corpus.record(aid, site, fp, judgement, when)
         return aid, judgement
 
     def index_only(self, site: str, title: str, text: str, fp: Fingerprint) -> int:
         """Store and index a text without judging it (filling a corpus fast)."""
         aid = self.row(site, title, text)
-        self.corpus.record(aid, fp, Judgement(Verdict()))
+        self.corpus.record(aid, site, fp, Judgement(Verdict()), BASE)
         return aid
 

@@ -36,8 +36,10 @@ GarbleName = Literal[
 StoreOutcome = Literal["new", "version", "unchanged", "flipflop", "suspect"]
 Change = Literal["first", "edit", "title", "reextract"]
 FlagKind = Literal["duplicate", "garbled", "extraction_suspect"]
+PageKind = Literal["article", "listing", "gallery", "roundup", "video"]
 
 DUPLICATE_KINDS: tuple[DuplicateKind, ...] = get_args(DuplicateKind)
+PAGE_KINDS: tuple[PageKind, ...] = get_args(PageKind)
 GARBLE_NAMES: tuple[GarbleName, ...] = get_args(GarbleName)
 
 
@@ -140,6 +142,7 @@ class GarbleReason:
     name: GarbleName
     score: float  # 0..1: how sure this one signal is on its own
     evidence: dict[str, Any] = field(default_factory=dict)
+    strong: bool = False  # corruption (flags alone), not an imperfection (ingest/analyse/checks.py)
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,8 @@ class Fingerprint:
     sentences: tuple[tuple[int, int], ...] = ()  # (sentence hash, position)
     garble: tuple[GarbleReason, ...] = ()  # per-document checks (no corpus needed)
     exact_key: int = 0  # 63-bit hash of the normalised text after ftfy encoding repair (analysis index key)
+    lines: tuple[int, ...] = ()  # line keys (ingest/text.py line_key), to learn and skip a site's template
+    page_kind: PageKind = "article"  # ingest/analyse/kinds.py
 
 
 @dataclass(frozen=True)
@@ -290,9 +295,11 @@ class ReextractJob:
 # --- read ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class DuplicateOf:
-    of: str | None  # URL of the cluster original
+    of: str | None  # URL of the earliest stored article this one shares what `kind` claims with
     kind: DuplicateKind
-    similarity: float | None
+    similarity: float | None  # measured between this article and `of`
+    summary: str | None = None  # the evidence in one line
+    evidence: dict[str, Any] = field(default_factory=dict)  # overlap figures, aligned sentences, matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +307,8 @@ class GarbleInfo:
     score: float
     reasons: list[str]
     sources: list[str]  # URLs the text was stitched from (patchwork)
+    summary: str | None = None  # the evidence in one line
+    evidence: list[dict[str, Any]] = field(default_factory=list)  # per reason: name, score, strong, evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +319,7 @@ class Article:
     url: str
     canonical_url: str | None
     site: str
+    page_kind: PageKind
     title: str
     text: str
     author: str | None

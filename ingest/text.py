@@ -70,6 +70,12 @@ def hash63(s: str) -> int:
     return xxhash.xxh64_intdigest(s.encode("utf-8")) & _MASK63
 
 
+def line_key(joined_words: str) -> int:
+    """The key of a line for the site-template table: hash63 of its case-folded words joined
+    by spaces (`" ".join(words(line))`), so markup and punctuation changes do not matter."""
+    return hash63(joined_words)
+
+
 # --- US/UK spelling families -------------------------------------------------------
 # Hand-written (no dictionary dependency): a word family is recognised by its stem, and
 # `fold_spelling` maps both spellings to one form so re-spelled copies still hash alike.

@@ -113,9 +113,10 @@ def sight(conn: sqlite3.Connection, article_id: int, feed_id: int | None, seen_a
 def flag_duplicate(conn, article_id: int, version_n: int, of_id: int, of_url: str, kind: str, similarity: float,
                    created_at: str) -> None:
     detail = {"similarity": similarity, "of_url": of_url, "jaccard": similarity, "containment": 1.0}
-    conn.execute("INSERT INTO flags (article_id, version_n, kind, subkind, score, other_article_id, detail, created_at)"
-                 " VALUES (?,?,?,?,?,?,?,?)",
-                 (article_id, version_n, "duplicate", kind, similarity, of_id, json.dumps(detail), created_at))
+    conn.execute("INSERT INTO flags (article_id, version_n, kind, subkind, score, other_article_id, detail, summary, "
+                 "created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                 (article_id, version_n, "duplicate", kind, similarity, of_id, json.dumps(detail),
+                  f"{kind} copy of {of_url}", created_at))
     conn.execute("INSERT OR REPLACE INTO dup_edges (article_id, of_id, kind, similarity) VALUES (?,?,?,?)",
                  (article_id, of_id, kind, similarity))
 
@@ -124,10 +125,10 @@ def flag_garbled(conn, article_id: int, version_n: int, reasons: list[tuple[str,
                  sources: list[str], created_at: str) -> None:
     detail = {"reasons": [{"name": n, "score": s, "evidence": {"note": f"{n} evidence"}} for n, s in reasons],
               "sources": sources}
-    conn.execute("INSERT INTO flags (article_id, version_n, kind, subkind, score, detail, created_at)"
-                 " VALUES (?,?,?,?,?,?,?)",
+    conn.execute("INSERT INTO flags (article_id, version_n, kind, subkind, score, detail, summary, created_at)"
+                 " VALUES (?,?,?,?,?,?,?,?)",
                  (article_id, version_n, "garbled", ",".join(n for n, _ in reasons), score, json.dumps(detail),
-                  created_at))
+                  "; ".join(n for n, _ in reasons), created_at))
 
 
 def build(path: str | Path) -> Fixture:

@@ -54,11 +54,19 @@ def test_jsonl_contract(fx):
     assert bridge["author"] == "Ann Keel" and bridge["published"] == "2026-11-01T08:00:00+00:00"
     assert bridge["duplicate"] is None and bridge["garbled"] is None
     near = by[fx.urls["bridge_near"]]
-    assert near["duplicate"] == {"of": fx.urls["bridge"], "kind": "near", "similarity": 0.91}
+    assert near["duplicate"] == {"of": fx.urls["bridge"], "kind": "near", "similarity": 0.91,
+                                 "summary": f"near copy of {fx.urls['bridge']}",
+                                 "evidence": {"similarity": 0.91, "of_url": fx.urls["bridge"], "jaccard": 0.91,
+                                              "containment": 1.0}}
+    assert bridge["page_kind"] == "article"
     assert by[fx.urls["bridge_exact"]]["duplicate"]["kind"] == "exact"
     patch = by[fx.urls["patchwork"]]
     assert patch["garbled"] == {"score": 0.84, "reasons": ["patchwork", "truncated"],
-                                "sources": [fx.urls["library"], fx.urls["mackerel"]]}
+                                "sources": [fx.urls["library"], fx.urls["mackerel"]],
+                                "summary": "patchwork; truncated",
+                                "evidence": [{"name": "patchwork", "score": 0.7, "evidence": {"note": "patchwork evidence"}},
+                                             {"name": "truncated", "score": 0.45,
+                                              "evidence": {"note": "truncated evidence"}}]}
     # a flag on an old version is not a current flag
     assert by[fx.urls["museum"]]["garbled"] is None and by[fx.urls["museum"]]["version"] == 2
     stub = by[fx.urls["stub"]]
@@ -96,7 +104,9 @@ def test_parquet_types_and_content(fx, tmp_path):
     bridge = rows[fx.urls["bridge"]]
     assert bridge["published"] == datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
     assert bridge["topics"] == ["transport", "storm"] and bridge["duplicate"] is None
-    assert rows[fx.urls["bridge_near"]]["duplicate"] == {"of": fx.urls["bridge"], "kind": "near", "similarity": 0.91}
+    near = rows[fx.urls["bridge_near"]]["duplicate"]
+    assert (near["of"], near["kind"], near["similarity"]) == (fx.urls["bridge"], "near", 0.91)
+    assert json.loads(near["evidence"])["jaccard"] == 0.91  # free-form evidence travels as JSON text
     assert rows[fx.urls["patchwork"]]["garbled"]["sources"] == [fx.urls["library"], fx.urls["mackerel"]]
     assert rows[fx.urls["stub"]]["published"] is None
 

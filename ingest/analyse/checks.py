@@ -1,34 +1,41 @@
 """Per-document garble checks: signals visible in one text, no corpus needed.
 
-Each check returns a GarbleReason (score 0..1 + evidence) or None. A reason's score is
-how sure that one signal is on its own; `combine` merges them (noisy-OR), so a single
-weak hint (an unpunctuated last line, one re-spelled word) stays below the flag
-threshold while several together cross it. Weights are documented in docs/analysis.md
-with the corpus figures that chose them.
+Garble means a corrupted or stitched copy, not an imperfect extraction. So each check says
+whether what it found is *corruption* (strong: mojibake, a splice like "and.do", the
+headline three times, a body pasted twice, several spelling regimes) or only an
+imperfection that any real page may show (weak: a residue line, an unpunctuated last line,
+one re-spelt word, one repeated line, the headline twice). A strong reason flags a page on
+its own; weak reasons count at most WEAK_SCORE each, so alone or in pairs they never reach
+the flag threshold (and three only just miss it). `combine` merges the scores (noisy-OR).
+
+Lines the caller knows are page template (`template`: line keys that recur across the
+site's pages, learnt by the store) are not evidence at all. Figures: docs/analysis.md.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Set
 
 import ftfy.badness
 
 from ingest.records import GarbleReason
-
-from ingest.text import nonempty_lines, normalise_lines, spelling_family, words
+from ingest.text import line_key, nonempty_lines, normalise_lines, spelling_family, words
 
 SNIPPETS = 5  # evidence examples kept per reason
+WEAK_SCORE = 0.2  # the most a weak reason counts: three together stay under 0.5 (0.488)
+STRONG_FAMILIES = 3  # US/UK spelling families mixed from which it is corruption, not a quote
 
 
-def _noisy_or(scores) -> float:
+def _noisy_or(scores: Iterable[float]) -> float:
     p = 1.0
     for s in scores:
         p *= 1.0 - max(0.0, min(1.0, s))
     return 1.0 - p
 
 
-def combine(reasons) -> float:
-    """Overall garble score: the chance that at least one signal is right."""
-    return round(_noisy_or(r.score for r in reasons), 4)
+def combine(reasons: Iterable[GarbleReason]) -> float:
+    """Overall garble score: the chance that at least one signal is right (weak ones capped)."""
+    return round(_noisy_or(r.score if r.strong else min(r.score, WEAK_SCORE) for r in reasons), 4)
 
 
 def _around(text: str, start: int, end: int, pad: int = 30) -> str:
@@ -44,7 +51,7 @@ def mojibake(text: str, fixed: str) -> GarbleReason | None:
     bad = [m.span() for m in ftfy.badness.BADNESS_RE.finditer(text)]
     bad += [m.span() for m in re.finditer("\ufffd+", text)]
     score = 0.6 + min(0.35, 0.05 * len(bad)) if fixed != text else 0.5 + min(0.45, 0.1 * n_fffd)
-    return GarbleReason("mojibake", round(score, 3), {
+    return GarbleReason("mojibake", round(score, 3), strong=True, evidence={
         "repairable": fixed != text,
         "bad_sequences": len(bad),
         "replacement_chars": n_fffd,
@@ -73,10 +80,14 @@ def repeated_title(title: str, lines: list[str], keys: list[str] | None = None) 
         return None
     adjacent = any(b - a == 1 for a, b in zip(at, at[1:]))
     score = 0.85 if len(at) >= 3 else 0.5 if adjacent else 0.35
-    return GarbleReason("repeated_title", score, {"count": len(at), "adjacent": adjacent, "title": title})
+    # Twice is the page header plus the article's own headline (or a caption): an imperfect
+    # extraction. Three times is a scraper's stutter.
+    return GarbleReason("repeated_title", score, {"count": len(at), "adjacent": adjacent, "title": title},
+                        strong=len(at) >= 3)
 
 
 REPEAT_MIN_WORDS = 8
+REPEAT_STRONG_SHARE = 0.15  # share of the text in repeated paragraphs from which it was pasted twice
 _BULLET = re.compile(r"^[-\u2022*|#>\d]")
 
 
@@ -107,8 +118,12 @@ def repeated_text(title: str, lines: list[str], keys: list[str] | None = None) -
         score = 0.3 + min(0.15, frac)
     else:
         score = min(0.95, 0.45 + 0.1 * (len(repeats) - 2) + frac)
+    # A body pasted twice repeats several paragraphs and a good share of the text; one repeated
+    # line (a pull quote, a caption, a poll or recipe line) is not corruption.
+    strong = len(repeats) >= 2 and frac >= REPEAT_STRONG_SHARE
     return GarbleReason("repeated_text", round(score, 3),
-                        {"repeated_lines": len(repeats), "char_fraction": round(frac, 3), "examples": repeats[:SNIPPETS]})
+                        {"repeated_lines": len(repeats), "char_fraction": round(frac, 3), "examples": repeats[:SNIPPETS]},
+                        strong=strong)
 
 
 # --- splice artefacts -----------------------------------------------------------------------
@@ -177,7 +192,10 @@ def splice(text: str, lines: list[str], english: bool) -> GarbleReason | None:
     for kind, _, _ in found:
         kinds[kind] = kinds.get(kind, 0) + 1
     score = min(0.95, _noisy_or(w for _, w, _ in found))
-    return GarbleReason("splice", round(score, 3), {"counts": kinds, "examples": [e for _, _, e in found[:SNIPPETS]]})
+    # Only two sentences glued at a full stop ("face-to-face and.do what") is a cut-and-paste
+    # scar; a lower-case start or an unclosed quote is as often an extraction's or a writer's.
+    return GarbleReason("splice", round(score, 3), {"counts": kinds, "examples": [e for _, _, e in found[:SNIPPETS]]},
+                        strong="joined" in kinds)
 
 
 # --- boilerplate residue and truncation ----------------------------------------------------
@@ -290,29 +308,37 @@ def mixed_spelling(norm: str) -> GarbleReason | None:
     scores = [0.45 if i == 0 else 0.35 for i in range(len(mixed))]
     if us_mixed:
         scores.append(0.25)
-    evidence = {"families": mixed}
+    evidence: dict[str, object] = {"families": mixed}
     if us_mixed:
         evidence["us_forms"] = {"U.S.": dotted, "US": bare}
-    return GarbleReason("mixed_spelling", round(min(0.95, _noisy_or(scores)), 3), evidence)
+    # One or two re-spelt words are a quotation or a house style slip; several families mixed
+    # is text lifted from outlets of both spelling regimes.
+    return GarbleReason("mixed_spelling", round(min(0.95, _noisy_or(scores)), 3), evidence,
+                        strong=len(mixed) >= STRONG_FAMILIES)
 
 
 # --- entry point -----------------------------------------------------------------------------------
-def document_checks(title: str, text: str, fixed: str) -> tuple[GarbleReason, ...]:
-    """Run every per-document check; `fixed` is `ftfy.fix_encoding(text)`."""
+def document_checks(title: str, text: str, fixed: str, template: Set[int] = frozenset()) -> tuple[GarbleReason, ...]:
+    """Run every per-document check; `fixed` is `ftfy.fix_encoding(text)`; lines whose
+    `line_key` is in `template` (the site's page template) are left out of the evidence."""
     norm = normalise_lines(fixed)
-    return checks_of_normalised(title, text, fixed, norm, words(norm))
+    return checks_of_normalised(title, text, fixed, norm, words(norm), template=template)
 
 
 def checks_of_normalised(title: str, text: str, fixed: str, norm: str, tokens: list[str],
-                         keys: list[str] | None = None) -> tuple[GarbleReason, ...]:
+                         keys: list[str] | None = None, template: Set[int] = frozenset()) -> tuple[GarbleReason, ...]:
     """`document_checks` given what the fingerprint has computed already: `norm` is
     `normalise_lines(fixed)`, `tokens` its `words` (with or without the line breaks: the
     same tokens) and `keys` the `_key` of each of its non-empty lines."""
     lines = nonempty_lines(norm)
-    ntitle = normalise_lines(title)
-    english = is_english(tokens)
     if keys is None:  # each line tokenised once for both repetition checks
         keys = [_key(line) for line in lines]
+    if template:
+        kept = [(line, k) for line, k in zip(lines, keys) if line_key(k) not in template]
+        lines, keys = [line for line, _ in kept], [k for _, k in kept]
+        norm = "\n".join(lines)
+    ntitle = normalise_lines(title)
+    english = is_english(tokens)
     residue = residue_lines(lines)
     found = (
         mojibake(text, fixed),

@@ -15,13 +15,16 @@ from ingest.records import Fingerprint
 
 from .checks import checks_of_normalised
 from .encoding import fix_encoding
-from ingest.text import (collapse_lines, hash63, indexed_tokenised_sentences, normalise_lines, normalised_hash,
+from .kinds import page_kind
+from ingest.text import (collapse_lines, hash63, indexed_tokenised_sentences, line_key, nonempty_lines,
+                         normalise_lines, normalised_hash,
                         shingles, text_hash, tokenised_lines)
 
 NUM_PERM = 128
 BANDS, ROWS = 32, 4  # P(candidate) = 0.87 at J=0.5, 0.99 at J=0.6 (notes §1.1 table)
 MIN_LSH_SHINGLES = 50  # below this J is too noisy: exact key + sentence index only
 MAX_SENTENCES = 200  # cap rows per article (a 200-sentence text is a very long read)
+MAX_LINES = 300  # line keys kept per article for the site-template table
 
 _BAND_SHIFT = 56
 _LOW56 = (1 << _BAND_SHIFT) - 1
@@ -76,6 +79,7 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     sh = shingles(toks)
     sig = minhash(sh) if len(sh) >= MIN_LSH_SHINGLES else None
     sents = indexed_tokenised_sentences(lines)[:MAX_SENTENCES]
+    keys = [" ".join(t) for t in line_tokens]
     return Fingerprint(
         text_hash=normalised_hash(norm) if fixed is text else text_hash(text),
         title_hash=text_hash(title),
@@ -83,6 +87,8 @@ def fingerprint(title: str, text: str) -> Fingerprint:
         band_keys=band_keys(sig) if sig is not None else (),
         minhash=np.asarray(sig, dtype=np.uint32).tobytes() if sig is not None else b"",
         sentences=tuple((h, pos) for h, pos, _ in sents),
-        garble=checks_of_normalised(title, text, fixed, lines_norm, toks, [" ".join(t) for t in line_tokens]),
+        garble=checks_of_normalised(title, text, fixed, lines_norm, toks, keys),
         exact_key=hash63(norm),
+        lines=tuple(dict.fromkeys(line_key(k) for k in keys if k))[:MAX_LINES],
+        page_kind=page_kind(title, nonempty_lines(lines_norm)),
     )

@@ -1,29 +1,42 @@
-"""Judge a new article against the stored corpus: copies and patchworks, with evidence.
+"""Judge a new article against the stored corpus: copies, story clusters and patchworks.
 
 Pure: the corpus is read through the small `Corpus` protocol (the store implements it over
 its index, tests over a list of texts), so every rule here can be tested on texts alone
-and the store only executes what the returned `Judgement` says.
+and the store only records what the returned `Judgement` says.
 
-Order of work, cheapest first (docs/analysis.md):
-1. candidates from the index: the exact key, the 32 LSH band keys and the sentence
-   hashes, each capped so an over-common bucket or stock sentence cannot become a scan;
-2. exact verification (5-gram Jaccard and containment both ways) of the few best;
-3. the cluster original: the earliest of the matches and their roots;
-4. patchwork: most of the text covered by sentences of >= 2 other sites' earlier articles.
+What users store is same-story coverage: wire stories in several versions, roundups,
+galleries, independent reports quoting one press conference. The rules that keep verdicts
+true on it (docs/analysis.md has the figures and the corpora):
+
+1. Candidates come from the index, each look-up capped so a common bucket or stock sentence
+   cannot become a scan: the exact key, 32 LSH band keys, the sentence hashes. The lines of
+   the site's own template (learnt by the store) are no evidence of anything.
+2. A copy is a verified pair: 5-gram Jaccard and containment both ways between this text
+   and one stored text. `duplicate.of` names the earliest stored article this one shares
+   what the kind claims with, and the similarity is that pair's; the story cluster it joins
+   is that article's (copies of copies chain only through verified pairs of one kind of page).
+3. A page that matches two stories that share nothing with each other (a combined page, a
+   digest) is a hub: it names no original and joins no cluster, so it cannot join two stories.
+   Pages that are not articles (galleries, roundups, listings) only ever match their own kind.
+4. Patchwork: most of the text lifted from earlier articles of other sites, from at least two
+   *independent* sources. Sources that share the lifted sentences among themselves, or sit in
+   one cluster, are versions of one story (a wire write-thru quotes earlier versions that other
+   sites published): one source. A page most of which comes from one story is a version of it
+   with additions, not a stitch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ingest.config import AnalysisConfig
-from ingest.records import Duplicate, DuplicateKind, Fingerprint, Garble, GarbleReason, Verdict
-from ingest.text import indexed_sentences, normalise_lines, sentence_key, shingles, split_sentences, words
+from ingest.records import Duplicate, DuplicateKind, Fingerprint, Garble, GarbleReason, PageKind, Verdict
+from ingest.text import indexed_sentences, line_key, normalise_lines, sentence_key, shingles, split_sentences, words
 
-from .checks import combine
+from .checks import combine, document_checks
 from .encoding import fix_encoding
 
 BUCKET_CAP = 50  # rows read per LSH band key; a fuller bucket is boilerplate or a huge cluster
@@ -38,13 +51,32 @@ SAME_SITE_MIN_WORDS = 80
 SUBSET_FULL = 0.95  # containment above this (same lede) is a subset even when Jaccard is high-ish
 EDGE_SAME = 0.5  # word Jaccard above which two first (or last) sentences are the same sentence
 MIN_SUBSET_SHINGLES = 20
+INDEPENDENT_JACCARD = 0.2  # two matches sharing less than this (and little containment)...
+INDEPENDENT_CONTAINMENT = 0.5  # ...are two stories: a page copying both is a hub
 PATCHWORK_MIN_SHARE = 0.1  # a source must contribute this share of characters...
 PATCHWORK_MIN_SENTENCES = 2  # ...or this many sentences
-PATCHWORK_SINGLE_SOURCE = 0.8  # one source covering this much makes a copy, not a patchwork
+PATCHWORK_SINGLE_SOURCE = 0.8  # one story supplying this share of the text makes a copy of it
+PATCHWORK_DOMINANT = 0.6  # ...and this share, with most of that story in the page, a version with additions
+PATCHWORK_EXTENDED = 0.5  # "most of that story": this share of its indexed sentences
 FUZZY_FROM = 0.1  # exact-sentence coverage from which edited lifts are looked for
 FUZZY_SOURCES = 6  # source texts read for that
 FUZZY_SENTENCE = 0.8  # share of the shorter sentence's words for "the same sentence, lightly edited"
 FUZZY_SIZE_RATIO = 0.5  # ... when the shorter has at least half the words of the longer
+ALIGNED_MAX = 20  # aligned sentence pairs kept as a duplicate's evidence
+GUESS_WINDOW = timedelta(days=7)  # a guessed publication date this close before first seen is believed
+
+
+def origin_time(published: datetime | None, date_source: str | None, first_seen: datetime) -> datetime:
+    """When an article entered the world, for choosing originals: its publication time when the
+    publisher, feed or sitemap declared it, else when it was first seen. A date htmldate guessed
+    from the page text (a copyright year, a date in a sentence) only counts when it falls in the
+    week before first seen; no date counts after first seen (nothing is published after it was read).
+    """
+    if published is None:
+        return first_seen
+    if date_source == "htmldate" and not first_seen - GUESS_WINDOW <= published <= first_seen:
+        return first_seen
+    return min(published, first_seen)
 
 
 @dataclass
@@ -54,9 +86,12 @@ class StoredDoc:
     id: int
     url: str
     site: str
-    when: datetime  # published if known, else first seen: the "original" order
+    when: datetime  # origin_time: declared publication, else first seen (the "original" order)
     title: str = ""
     text: str = ""
+    kind: PageKind = "article"
+    hub: bool = False  # it matched two unrelated stories: never an original, never in a cluster
+    sentences: int = 0  # sentences it has in the index
 
 
 class Corpus(Protocol):
@@ -77,6 +112,9 @@ class Corpus(Protocol):
     def roots(self, ids: Iterable[int]) -> dict[int, int]:
         """The cluster original of each of `ids` that is a copy."""
 
+    def template(self, site: str, line_keys: Iterable[int], exclude: int) -> set[int]:
+        """Those of `line_keys` that recur across other pages of `site` (its page template)."""
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -92,7 +130,8 @@ class Subject:
 
 @dataclass(frozen=True)
 class Edge:
-    """A copy -> original link of the duplicate clusters (`dup_edges`)."""
+    """A copy's link in the story clusters (`dup_edges`): its cluster original, the kind and
+    similarity of the verified pair it joined through."""
 
     of_id: int
     kind: DuplicateKind
@@ -103,14 +142,17 @@ class Edge:
 class Judgement:
     """A verdict plus what it changes in the clusters, for the store to record.
 
-    `edge`: this article's link to its cluster original (None: it is an original).
+    `edge`: this article's link to its cluster original (None: it is an original, or a hub).
     `reroot`: articles found to copy this one although stored before it (pages arrive in
-    any order): they and their clusters now point at this article.
+    any order), each with the kind and similarity of its own pair with this article: they
+    are now copies of it, and their clusters move to it.
     """
 
     verdict: Verdict
     edge: Edge | None = None
     reroot: tuple[tuple[int, Edge], ...] = ()
+    hub: bool = False
+    template: frozenset[int] = frozenset()  # this article's lines that are its site's template
     candidates: int = 0  # candidates verified exactly (tests, benchmarks)
 
 
@@ -120,14 +162,14 @@ class _Match:
     kind: DuplicateKind
     similarity: float
     evidence: dict[str, Any] = field(default_factory=dict)
+    text: _Text | None = None
 
 
 def judge(me: Subject, corpus: Corpus, cfg: AnalysisConfig) -> Judgement:
     """Compare `me` with the stored corpus (other articles only)."""
     fp = me.fingerprint
-    exact_ids = (
-        corpus.exact(fp.exact_key, me.article_id, BUCKET_CAP) if fp.n_words >= MIN_EXACT_WORDS else []
-    )
+    template = frozenset(corpus.template(me.site, fp.lines, me.article_id)) if fp.lines else frozenset()
+    exact_ids = corpus.exact(fp.exact_key, me.article_id, BUCKET_CAP) if fp.n_words >= MIN_EXACT_WORDS else []
     votes = corpus.band_votes(fp.band_keys, me.article_id, BUCKET_CAP)
     by_sent = corpus.sentence_hits([h for h, _ in fp.sentences], me.article_id, SENT_CAP + 1)
     by_sent = {h: hits for h, hits in by_sent.items() if len(hits) <= SENT_CAP}  # stock phrases dropped
@@ -145,52 +187,77 @@ def judge(me: Subject, corpus: Corpus, cfg: AnalysisConfig) -> Judgement:
             for aid, _ in hits:
                 shared[aid] = shared.get(aid, 0) + 1
 
-    matches, verified = _verify(me, corpus, exact_ids, votes, shared, boiler, docs, cfg)
-    duplicate, edge, reroot = _original(me, corpus, matches)
-    reasons = list(fp.garble)
+    mine = _Text(me.text, boiler, template)
+    matches, verified = _verify(me, mine, corpus, exact_ids, votes, shared, boiler, template, docs, cfg)
+    hub = _is_hub(matches, corpus)
+    duplicate, edge, reroot = (None, None, ()) if hub else _original(me, corpus, matches, by_sent)
+    reasons = list(_document_reasons(me, template))
     sources: tuple[str, ...] = ()
-    pw = _patchwork(me, corpus, by_sent, boiler, docs, matches, cfg)
+    pw = _patchwork(me, corpus, by_sent, boiler, docs, matches, cfg) if fp.page_kind == "article" else None
     if pw is not None:
         reasons.append(pw)
         sources = tuple(s["url"] for s in pw.evidence["sources"])
     score = combine(reasons)
     garble = Garble(score, tuple(reasons), sources) if score >= cfg.garble_threshold else None
-    return Judgement(Verdict(duplicate=duplicate, garble=garble), edge, reroot, verified)
+    return Judgement(Verdict(duplicate=duplicate, garble=garble), edge, reroot, hub, template, verified)
+
+
+def _document_reasons(me: Subject, template: Set[int]) -> tuple[GarbleReason, ...]:
+    """The per-document checks, without the site's template lines; on a page that is not an
+    article only encoding damage counts (a gallery or a digest is not a garbled article)."""
+    fp = me.fingerprint
+    reasons = fp.garble
+    if template and any(r.name != "mojibake" for r in reasons) and template & set(fp.lines):
+        reasons = document_checks(me.title, me.text, fix_encoding(me.text), template)
+    if fp.page_kind != "article":
+        reasons = tuple(r for r in reasons if r.name == "mojibake")
+    return reasons
 
 
 def _verify(
     me: Subject,
+    mine: _Text,
     corpus: Corpus,
     exact_ids: list[int],
     votes: dict[int, int],
     shared: dict[int, int],
     boiler: set[int],
+    template: frozenset[int],
     docs: dict[int, StoredDoc],
     cfg: AnalysisConfig,
 ) -> tuple[list[_Match], int]:
-    """Exact comparison (Jaccard and containment both ways) of the best candidates."""
+    """Exact comparison (Jaccard and containment both ways) of the best candidates of this
+    page's kind; hubs are never matched."""
     fp = me.fingerprint
+
+    def eligible(doc: StoredDoc) -> bool:
+        return doc.kind == fp.page_kind and not doc.hub
+
     matches = [
         _Match(docs[i], "exact", 1.0, {"exact_key": True})
         for i in exact_ids
-        if i in docs and (docs[i].site != me.site or fp.n_words >= SAME_SITE_MIN_WORDS)
+        if i in docs and eligible(docs[i]) and (docs[i].site != me.site or fp.n_words >= SAME_SITE_MIN_WORDS)
     ]
     n_sent = max(1, len(fp.sentences))
-    rank = dict(votes)
+    rank = {aid: v for aid, v in votes.items() if aid in docs and eligible(docs[aid])}
     for aid, s in shared.items():
-        if s >= MIN_SHARED_SENTENCES or s / n_sent >= 0.5:
+        if aid in docs and eligible(docs[aid]) and (s >= MIN_SHARED_SENTENCES or s / n_sent >= 0.5):
             rank[aid] = rank.get(aid, 0) + 2 * s
     for aid in exact_ids:
         rank.pop(aid, None)
     todo = sorted(rank, key=lambda a: (-rank[a], a))[:MAX_VERIFY]
-    if not todo:
-        return matches, 0
-    mine = _Text(me.text, boiler)
-    for doc in corpus.docs(todo, with_text=True).values():
-        m = classify(mine, _Text(doc.text, boiler), doc.site == me.site, cfg)
-        if m:
-            kind, sim, ev = m
-            matches.append(_Match(doc, kind, sim, ev))
+    for m in matches:
+        m.text = mine  # an exact match is this text (the hub test compares texts)
+    with_text = corpus.docs(todo, with_text=True) if todo else {}
+    for aid in todo:
+        doc = with_text.get(aid)
+        if doc is None:
+            continue
+        theirs = _Text(doc.text, boiler, template if doc.site == me.site else frozenset())
+        c = classify(mine, theirs, doc.site == me.site, cfg)
+        if c:
+            kind, sim, ev = c
+            matches.append(_Match(doc, kind, sim, ev, theirs))
     return matches, len(todo)
 
 
@@ -239,33 +306,66 @@ def classify(
     return None
 
 
+def _is_hub(matches: list[_Match], corpus: Corpus) -> bool:
+    """This page copies two stories that share nothing with each other (it holds both)."""
+    if len(matches) < 2:
+        return False
+    roots = corpus.roots(m.doc.id for m in matches)
+    by_cluster: dict[int, _Match] = {}
+    for m in matches:
+        by_cluster.setdefault(roots.get(m.doc.id, m.doc.id), m)
+    reps = [m for m in by_cluster.values() if m.text is not None]
+    for i, a in enumerate(reps):
+        for b in reps[i + 1:]:
+            assert a.text is not None and b.text is not None
+            sa, sb = a.text.shingles, b.text.shingles
+            if not sa or not sb:
+                continue
+            inter = len(sa & sb)
+            if (inter / len(sa | sb) < INDEPENDENT_JACCARD
+                    and inter / min(len(sa), len(sb)) < INDEPENDENT_CONTAINMENT):
+                return True
+    return False
+
+
 def _original(
-    me: Subject, corpus: Corpus, matches: list[_Match]
+    me: Subject, corpus: Corpus, matches: list[_Match], by_sent: dict[int, list[tuple[int, int]]]
 ) -> tuple[Duplicate | None, Edge | None, tuple[tuple[int, Edge], ...]]:
-    """Point at the cluster original: the earliest of the matches and their roots."""
+    """The earliest verified match is what this page copies (`of`); its cluster is joined."""
     if not matches:
         return None, None, ()
-    # A new version of an original its copies point at is still the original, not a copy of itself.
-    roots = {k: v for k, v in corpus.roots(m.doc.id for m in matches).items() if v != me.article_id}
-    extra = set(roots.values()) - {m.doc.id for m in matches}
-    root_docs = corpus.docs(extra) if extra else {}
     best = min(matches, key=lambda m: (m.doc.when, m.doc.id))
-    orig, via = best.doc, None
-    for m in matches:
-        r = roots.get(m.doc.id)
-        if r is not None and r in root_docs and (root_docs[r].when, r) < (orig.when, orig.id):
-            orig, via, best = root_docs[r], m.doc, m
-    if (me.when, me.article_id) < (orig.when, orig.id):  # ties (date-only): the first seen is the original
-        # This article is older than everything it matches: it is the original.
+    roots = {k: v for k, v in corpus.roots(m.doc.id for m in matches).items() if v != me.article_id}
+    if (me.when, me.article_id) < (best.doc.when, best.doc.id):  # ties (date-only): the first stored
+        # This article is older than everything it matches: it is their original.
         return None, None, tuple((m.doc.id, Edge(me.article_id, m.kind, m.similarity)) for m in matches)
+    # The cluster: the earliest root among the clusters this page's verified matches are in.
+    root_ids = {roots.get(m.doc.id, m.doc.id) for m in matches}
+    root_docs = corpus.docs(root_ids)
+    root = min(root_ids, key=lambda r: (root_docs[r].when, r) if r in root_docs else (best.doc.when, r))
     ev = dict(best.evidence)
+    ev["aligned"] = _aligned(me, best.doc.id, by_sent)
     ev["matches"] = [
-        {"article_id": m.doc.id, "kind": m.kind, "similarity": m.similarity} for m in matches[:MAX_VERIFY]
+        {"article_id": m.doc.id, "url": m.doc.url, "kind": m.kind, "similarity": m.similarity}
+        for m in matches[:MAX_VERIFY]
     ]
-    if via is not None:
-        ev["via"] = {"article_id": via.id, "url": via.url}
-    dup = Duplicate(orig.id, orig.url, best.kind, best.similarity, ev)
-    return dup, Edge(orig.id, best.kind, best.similarity), ()
+    if root != best.doc.id:
+        ev["cluster_original"] = {"article_id": root, "url": root_docs[root].url if root in root_docs else None}
+    dup = Duplicate(best.doc.id, best.doc.url, best.kind, best.similarity, ev)
+    return dup, Edge(root, best.kind, best.similarity), ()
+
+
+def _aligned(me: Subject, other: int, by_sent: dict[int, list[tuple[int, int]]]) -> list[dict[str, Any]]:
+    """This page's sentences found in `other`, with their positions in both (evidence)."""
+    out = []
+    for h, pos, sentence in indexed_sentences(me.text):
+        for aid, their_pos in by_sent.get(h, ()):
+            if aid == other:
+                out.append({"pos": pos, "of_pos": their_pos, "text": sentence})
+                break
+        if len(out) >= ALIGNED_MAX:
+            break
+    return out
 
 
 def _patchwork(
@@ -277,7 +377,7 @@ def _patchwork(
     matches: list[_Match],
     cfg: AnalysisConfig,
 ) -> GarbleReason | None:
-    """Most of the text is sentences from >= 2 other sites' earlier articles (greedy cover)."""
+    """Most of the text is sentences from >= 2 independent earlier articles of other sites."""
     if not by_sent or any(m.kind in ("exact", "near") for m in matches):
         return None
     sents = [(h, pos, s) for h, pos, s in indexed_sentences(me.text) if h not in boiler]
@@ -287,7 +387,7 @@ def _patchwork(
     for h, hits in by_sent.items():
         for aid, pos in hits:
             doc = docs.get(aid)
-            if h in chars and doc and doc.site != me.site and doc.when <= me.when:
+            if h in chars and doc and doc.site != me.site and doc.when <= me.when and not doc.hub:
                 src.setdefault(aid, {})[h] = pos
     if not src or not total:
         return None
@@ -299,15 +399,18 @@ def _patchwork(
     if coverage < cfg.patchwork_coverage:
         return None
     chosen = _greedy_cover(src, chars, docs)
-    if not _several_sources(chosen, chars, total, docs, corpus.roots(src)):
+    groups = _story_groups(chosen, src, corpus.roots(src))
+    if not _several_stories(groups, chars, total, docs, src):
         return None
     where = {h: (p, s) for h, p, s in sents}
+    group_of = {aid: g for g, members in enumerate(groups) for aid, _ in members}
     sources = [
         {
             "article_id": aid,
             "url": docs[aid].url,
             "site": docs[aid].site,
             "when": docs[aid].when.strftime("%Y-%m-%dT%H:%M:%S"),
+            "story": group_of[aid],
             "share": round(sum(chars[h] for h in hs) / total, 3),
             "sentences": [
                 {"pos": where[h][0], "source_pos": src[aid][h], "text": where[h][1]}
@@ -321,7 +424,9 @@ def _patchwork(
     return GarbleReason(
         "patchwork",
         round(min(0.95, score), 3),
-        {"coverage": round(coverage, 3), "sites": len({x["site"] for x in sources}), "sources": sources},
+        {"coverage": round(coverage, 3), "sites": len({x["site"] for x in sources}), "stories": len(groups),
+         "sources": sources},
+        strong=True,
     )
 
 
@@ -373,32 +478,64 @@ def _greedy_cover(
         covered |= new
 
 
-def _several_sources(
-    chosen: list[tuple[int, set[int]]],
-    chars: dict[int, int],
-    total: int,
-    docs: dict[int, StoredDoc],
-    roots: dict[int, int],
-) -> bool:
-    """>= 2 sources of different sites each contribute enough, and none covers the text alone.
-    Copies of one story (one dup cluster) count as one source."""
-    groups: dict[int, tuple[int, int, set[str]]] = {}
+def _story_groups(
+    chosen: list[tuple[int, set[int]]], src: dict[int, dict[int, int]], roots: dict[int, int]
+) -> list[list[tuple[int, set[int]]]]:
+    """The chosen sources grouped into stories: sources in one cluster, or sharing any of the
+    lifted sentences among themselves, are versions of one story (union-find)."""
+    parent = {aid: aid for aid, _ in chosen}
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    ids = [aid for aid, _ in chosen]
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            same_cluster = roots.get(a, a) == roots.get(b, b)
+            if same_cluster or src[a].keys() & src[b].keys():
+                parent[find(a)] = find(b)
+    groups: dict[int, list[tuple[int, set[int]]]] = {}
     for aid, hs in chosen:
-        n_chars, n, sites = groups.get(roots.get(aid, aid), (0, 0, set()))
-        groups[roots.get(aid, aid)] = (n_chars + sum(chars[h] for h in hs), n + len(hs), sites | {docs[aid].site})
-    real = [g for g in groups.values() if g[1] >= PATCHWORK_MIN_SENTENCES or g[0] / total >= PATCHWORK_MIN_SHARE]
-    top = max(g[0] for g in groups.values()) / total
-    return len(real) >= 2 and len(set().union(*(g[2] for g in real))) >= 2 and top < PATCHWORK_SINGLE_SOURCE
+        groups.setdefault(find(aid), []).append((aid, hs))
+    return list(groups.values())
+
+
+def _several_stories(
+    groups: list[list[tuple[int, set[int]]]], chars: dict[int, int], total: int, docs: dict[int, StoredDoc],
+    src: dict[int, dict[int, int]],
+) -> bool:
+    """>= 2 independent stories of different sites each contribute enough, and no one story
+    supplies the text: not most of it (a copy), nor much of it while the page holds most of that
+    story (a version with additions: a wire write-thru that took background paragraphs from
+    another story of the same wire)."""
+    sizes = []
+    for members in groups:
+        hs = set().union(*(h for _, h in members))
+        extended = max((len(src[aid]) / docs[aid].sentences for aid, _ in members if docs[aid].sentences), default=0.0)
+        sizes.append((sum(chars[h] for h in hs), len(hs), {docs[aid].site for aid, _ in members}, extended))
+    real = [g for g in sizes if g[1] >= PATCHWORK_MIN_SENTENCES or g[0] / total >= PATCHWORK_MIN_SHARE]
+    top = max(sizes, key=lambda g: g[0])
+    share = top[0] / total
+    if share >= PATCHWORK_SINGLE_SOURCE or (share >= PATCHWORK_DOMINANT and top[3] >= PATCHWORK_EXTENDED):
+        return False
+    return len(real) >= 2 and len(set().union(*(g[2] for g in real))) >= 2
 
 
 class _Text:
     """What verification compares: 5-gram shingles of the repaired text without the given
-    (site boilerplate) sentences, and the word sets of its first and last sentences."""
+    site boilerplate sentences and template lines, and the word sets of its first and last
+    sentences."""
 
     __slots__ = ("shingles", "first", "last")
 
-    def __init__(self, text: str, drop: set[int]):
-        sents = split_sentences(normalise_lines(fix_encoding(text)))
+    def __init__(self, text: str, drop: Set[int], template: Set[int] = frozenset()):
+        lines = normalise_lines(fix_encoding(text)).splitlines()
+        if template:
+            lines = [line for line in lines if line_key(" ".join(words(line))) not in template]
+        sents = split_sentences("\n".join(lines))
         if drop:
             sents = [s for s in sents if (sentence_key(s) or (None,))[0] not in drop]
         self.shingles = shingles(words(" ".join(sents)))

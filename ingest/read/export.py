@@ -41,6 +41,8 @@ def as_dict(row: Article | Version, times_as_text: bool = True) -> dict[str, Any
             value = to_text(value)
         elif isinstance(value, (DuplicateOf, GarbleInfo)):
             value = {f.name: getattr(value, f.name) for f in fields(value)}
+            if not times_as_text:  # Parquet: free-form evidence travels as JSON text
+                value["evidence"] = json.dumps(value["evidence"], ensure_ascii=False, default=str)
         out[name] = value
     return out
 
@@ -92,11 +94,13 @@ def parquet_schema(versions: bool = False):
     _STRS = pa.list_(pa.string())
     ARTICLE_SCHEMA = pa.schema([
         ("id", pa.int64()), ("url", pa.string()), ("canonical_url", pa.string()), ("site", pa.string()),
-        ("title", pa.string()), ("text", pa.string()), ("author", pa.string()), ("published", _TS),
+        ("page_kind", pa.string()), ("title", pa.string()), ("text", pa.string()), ("author", pa.string()), ("published", _TS),
         ("language", pa.string()), ("first_seen", _TS), ("last_seen", _TS), ("version", pa.int64()),
         ("versions", pa.int64()), ("feeds", _STRS), ("topics", _STRS),
-        ("duplicate", pa.struct([("of", pa.string()), ("kind", pa.string()), ("similarity", pa.float64())])),
-        ("garbled", pa.struct([("score", pa.float64()), ("reasons", _STRS), ("sources", _STRS)])),
+        ("duplicate", pa.struct([("of", pa.string()), ("kind", pa.string()), ("similarity", pa.float64()),
+                                 ("summary", pa.string()), ("evidence", pa.string())])),
+        ("garbled", pa.struct([("score", pa.float64()), ("reasons", _STRS), ("sources", _STRS),
+                               ("summary", pa.string()), ("evidence", pa.string())])),
     ])
     VERSION_SCHEMA = pa.schema([
         ("url", pa.string()), ("version", pa.int64()), ("fetched_at", _TS), ("title", pa.string()),

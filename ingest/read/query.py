@@ -19,7 +19,7 @@ from typing import Any
 from ingest.records import DUPLICATE_KINDS, GARBLE_NAMES, Article, DuplicateOf, GarbleInfo, Version
 from ingest.times import parse
 
-READ_SCHEMA = 4  # the migration that created the views this package reads
+READ_SCHEMA = 6  # the migration that created the views this package reads
 
 
 class ReadError(Exception):
@@ -130,7 +130,8 @@ VERSION_FIELDS = tuple(f.name for f in fields(Version))
 
 _ARTICLE_COLUMNS = ("l.id, l.url, l.canonical_url, l.site, l.title, l.text, l.author, l.published, l.language, "
                     "l.first_seen, l.last_seen, l.version, l.versions, l.feeds, l.topics, l.duplicate_of, "
-                    "l.duplicate_kind, l.duplicate_similarity, l.garbled_score, l.garbled_reasons, l.garbled_sources")
+                    "l.duplicate_kind, l.duplicate_similarity, l.garbled_score, l.garbled_reasons, l.garbled_sources, "
+                    "l.page_kind, l.duplicate_evidence, l.duplicate_detail, l.garbled_evidence, l.garbled_detail")
 
 
 def _loads(value: str | None) -> list[str]:
@@ -138,10 +139,16 @@ def _loads(value: str | None) -> list[str]:
 
 
 def article_from_row(r: tuple[Any, ...]) -> Article:
-    dup = DuplicateOf(r[15], r[16], float(r[17]) if r[17] is not None else None) if r[16] is not None else None
-    gar = GarbleInfo(float(r[18]), _loads(r[19]), _loads(r[20])) if r[18] is not None else None
-    return Article(r[0], r[1], r[2], r[3], r[4], r[5], r[6], parse(r[7]), r[8], parse(r[9]), parse(r[10]), r[11],
-                   r[12], _loads(r[13]), _loads(r[14]), dup, gar)
+    dup = None
+    if r[16] is not None:
+        dup = DuplicateOf(r[15], r[16], float(r[17]) if r[17] is not None else None, r[22],
+                          json.loads(r[23]) if r[23] else {})
+    gar = None
+    if r[18] is not None:
+        detail = json.loads(r[25]) if r[25] else {}
+        gar = GarbleInfo(float(r[18]), _loads(r[19]), _loads(r[20]), r[24], detail.get("reasons", []))
+    return Article(r[0], r[1], r[2], r[3], r[21] or "article", r[4], r[5], r[6], parse(r[7]), r[8], parse(r[9]),
+                   parse(r[10]), r[11], r[12], _loads(r[13]), _loads(r[14]), dup, gar)
 
 
 def version_from_row(r: tuple[Any, ...]) -> Version:

@@ -20,8 +20,8 @@ from typing import ClassVar, Protocol
 
 from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
-from ingest.extract import ExtractPool
-from ingest.fetch import Fetcher
+from ingest.extract import ExtractPool, ExtractPort
+from ingest.fetch import FetchPort, Fetcher
 from ingest.records import Candidate, FeedState, FetchFailure, FetchLog, Known, NotModified, OffTopic, Page, Poll
 from ingest.records import Skipped, Stored
 from ingest.sources.feeds import FeedError, parse_feed
@@ -80,15 +80,17 @@ class Pipeline:
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
         self._archive_thread: ThreadPoolExecutor | None = None
-        self.pool: ExtractPool | None = None
-        self.fetcher: Fetcher | None = None
+        self.pool: ExtractPort | None = None
+        self.fetcher: FetchPort | None = None
+        self._fetcher: Fetcher | None = None
 
     async def __aenter__(self) -> Pipeline:
         # Worker processes first: they must not inherit sockets (see extract/pool.py).
         self.pool = ExtractPool(self.cfg.workers, self.matcher).start()
         if self.archive is not None:  # archive files are written off the loop, one writer
             self._archive_thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-archive")
-        self.fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts).__aenter__()
+        self._fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts).__aenter__()
+        self.fetcher = self._fetcher
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
@@ -99,8 +101,8 @@ class Pipeline:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
-            if self.fetcher:
-                await self.fetcher.__aexit__(None, None, None)
+            if self._fetcher:
+                await self._fetcher.__aexit__(None, None, None)
             if self._archive_thread:
                 self._archive_thread.shutdown(wait=True)
             if self.pool:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ingest.analyse.judge import Subject, judge
+from ingest.analyse.evidence import duplicate_summary, garble_summary
+from ingest.analyse.judge import Edge, Subject, judge, origin_time
 from ingest.config import Config
 from ingest.records import (
     Candidate,
@@ -300,10 +301,13 @@ class Articles:
         words = self.insert_version(article_id, n, change, ex, seen, old_text or "")
         self.conn.execute("UPDATE articles SET current_version = ?, versions = ? WHERE id = ?", (n, n, article_id))
         doc, fp = ex.document, ex.fingerprint
-        me = Subject(article_id, site, published or first_seen, doc.title, doc.text, fp)
+        origin = self.corpus.origin(article_id)
+        if origin is None:  # a new article: when it entered the world
+            origin = origin_time(published, doc.date_source if published == doc.published else None, first_seen)
+        me = Subject(article_id, site, origin, doc.title, doc.text, fp)
         judgement = judge(me, self.corpus, self.cfg.analysis)
-        self.corpus.record(article_id, fp, judgement)
-        self._flag_rerooted(article_id, seen)
+        self.corpus.record(article_id, site, fp, judgement, origin)
+        self._flag_rerooted(article_id, judgement.reroot, seen)
         return self._flag(article_id, n, judgement.verdict, seen), words
 
     def insert_version(self, article_id: int, n: int, change: Change, ex: Extracted, seen: datetime,
@@ -314,55 +318,58 @@ class Articles:
         self.conn.execute(
             "INSERT INTO versions (article_id, n, fetched_at, title, text, text_hash, title_hash, author, published, "
             "modified, date_source, language, sitename, extractor, status, final_url, charset, charset_source, "
-            "blob_hash, change, words_added, words_removed) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "blob_hash, change, words_added, words_removed, page_kind) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (article_id, n, to_text(seen), doc.title, doc.text, fp.text_hash, fp.title_hash, doc.author,
              to_text(doc.published), to_text(doc.modified), doc.date_source, doc.language, doc.sitename,
              doc.extractor, page.status, page.final_url, page.charset, page.charset_source, blob, change, added,
-             removed))
+             removed, fp.page_kind))
         return added, removed
 
-    def _flag_rerooted(self, article_id: int, at: datetime) -> None:
-        """Flag the copies the index just re-rooted on this article (an original stored after them).
-
-        Pages arrive in any order: when a copy was stored first, the index finds the original
-        late and moves the cluster's `dup_edges` to it; the copies' current versions get a
-        duplicate flag pointing at it, so `latest` and the exports agree with `dup_edges`.
-        One index seek (dup_edges_of); nothing when this article has no copies.
-        """
-        rows = self.conn.execute(
-            "SELECT e.article_id, e.kind, e.similarity, a.current_version FROM dup_edges e "
-            "JOIN articles a ON a.id = e.article_id WHERE e.of_id = ? AND NOT EXISTS ("
-            "SELECT 1 FROM flags f WHERE f.article_id = e.article_id AND f.kind = 'duplicate' "
-            "AND f.version_n = a.current_version AND f.other_article_id = e.of_id)", (article_id,)).fetchall()
-        if not rows:
+    def _flag_rerooted(self, article_id: int, reroot: tuple[tuple[int, Edge], ...], at: datetime) -> None:
+        """Flag the articles found to copy this one although stored before it (pages arrive in
+        any order): each becomes a copy of this article with the kind and similarity of its own
+        pair with it, so `latest`, `duplicates` and the exports agree with `dup_edges`."""
+        if not reroot:
             return
         url = self.conn.execute("SELECT url FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
+        rows = []
+        for copy, edge in reroot:
+            current = self.conn.execute("SELECT current_version FROM articles WHERE id = ?", (copy,)).fetchone()[0]
+            named = self.conn.execute(
+                "SELECT 1 FROM flags WHERE article_id = ? AND kind = 'duplicate' AND version_n = ? "
+                "AND other_article_id = ?", (copy, current, article_id)).fetchone()
+            if named is None:
+                detail = {"similarity": edge.similarity, "of_url": url, "rerooted": True}
+                summary = f"{edge.kind} copy of {url} (an earlier original stored later)"
+                rows.append((copy, current, edge.kind, edge.similarity, article_id, json.dumps(detail), summary,
+                             to_text(at)))
         self.conn.executemany(
-            "INSERT INTO flags (article_id, version_n, kind, subkind, score, other_article_id, detail, created_at) "
-            "VALUES (?, ?, 'duplicate', ?, ?, ?, ?, ?)",
-            [(copy, n, kind, sim, article_id, json.dumps({"similarity": sim, "of_url": url, "rerooted": True}),
-              to_text(at)) for copy, kind, sim, n in rows])
+            "INSERT INTO flags (article_id, version_n, kind, subkind, score, other_article_id, detail, summary, "
+            "created_at) VALUES (?, ?, 'duplicate', ?, ?, ?, ?, ?, ?)", rows)
 
     def _flag(self, article_id: int, n: int, verdict: Verdict, at: datetime) -> tuple[str, ...]:
         flags = []
         if verdict.duplicate:
             d = verdict.duplicate
             self.conn.execute(
-                "INSERT INTO flags (article_id, version_n, kind, subkind, score, other_article_id, detail, created_at) "
-                "VALUES (?, ?, 'duplicate', ?, ?, ?, ?, ?)",
+                "INSERT INTO flags (article_id, version_n, kind, subkind, score, other_article_id, detail, summary, "
+                "created_at) VALUES (?, ?, 'duplicate', ?, ?, ?, ?, ?, ?)",
                 (article_id, n, d.kind, d.similarity, d.of_article_id,
-                 json.dumps({"similarity": d.similarity, "of_url": d.of_url, **d.evidence}, default=str), to_text(at)))
+                 json.dumps({"similarity": d.similarity, "of_url": d.of_url, **d.evidence}, default=str),
+                 duplicate_summary(d), to_text(at)))
             flags.append(f"duplicate:{d.kind}")
         if verdict.garble:
             g = verdict.garble
             names = [r.name for r in g.reasons]
             detail: dict[str, Any] = {
-                "reasons": [{"name": r.name, "score": r.score, "evidence": r.evidence} for r in g.reasons],
+                "reasons": [{"name": r.name, "score": r.score, "strong": r.strong, "evidence": r.evidence}
+                            for r in g.reasons],
                 "sources": list(g.sources)}
             self.conn.execute(
-                "INSERT INTO flags (article_id, version_n, kind, subkind, score, detail, created_at) "
-                "VALUES (?, ?, 'garbled', ?, ?, ?, ?)",
-                (article_id, n, ",".join(names), g.score, json.dumps(detail, default=str), to_text(at)))
+                "INSERT INTO flags (article_id, version_n, kind, subkind, score, detail, summary, created_at) "
+                "VALUES (?, ?, 'garbled', ?, ?, ?, ?, ?)",
+                (article_id, n, ",".join(names), g.score, json.dumps(detail, default=str), garble_summary(g),
+                 to_text(at)))
             flags.append("garbled:" + "+".join(names))
         return tuple(flags)

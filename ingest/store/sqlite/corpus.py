@@ -12,16 +12,18 @@ from __future__ import annotations
 import sqlite3
 import struct
 from collections.abc import Iterable
+from datetime import datetime
 
 from ingest.analyse.judge import Judgement, StoredDoc
 from ingest.records import Fingerprint
-from ingest.times import parse
+from ingest.times import parse, to_text
 
 _CHUNK = 200  # compound SELECT arms per statement (SQLite allows 500)
-_CANDIDATE_SQL = (
-    "SELECT a.id, a.url, a.site, a.first_seen, a.published, v.title, v.text FROM articles a "
-    "JOIN versions v ON v.article_id = a.id AND v.n = a.current_version WHERE a.id IN ({})"
-)
+TEMPLATE_MIN = 3  # a line on this many other pages of a site is the site's template
+_DOCS_SQL = ("SELECT a.id, a.url, a.site, a.first_seen, COALESCE(d.origin_at, a.published), d.page_kind, d.hub, "
+             "substr(d.keys, 1, 2), length(d.keys){} FROM articles a "
+             "LEFT JOIN analysis_docs d ON d.article_id = a.id{} WHERE a.id IN ({})")
+_TEXT_COLS = (", v.title, v.text", " JOIN versions v ON v.article_id = a.id AND v.n = a.current_version")
 
 
 class SQLiteCorpus:
@@ -55,16 +57,29 @@ class SQLiteCorpus:
         out: dict[int, StoredDoc] = {}
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
-            marks = ",".join("?" * len(part))
-            if with_text:
-                sql = _CANDIDATE_SQL.format(marks)
-            else:
-                sql = f"SELECT id, url, site, first_seen, published FROM articles WHERE id IN ({marks})"
+            cols, join = _TEXT_COLS if with_text else ("", "")
+            sql = _DOCS_SQL.format(cols, join, ",".join("?" * len(part)))
             for row in self.conn.execute(sql, part):
                 when = parse(row[4]) or parse(row[3])
                 assert when is not None  # first_seen is always set
-                out[row[0]] = StoredDoc(row[0], row[1], row[2], when, *(row[5:7] if with_text else ()))
+                title, text = row[9:11] if with_text else ("", "")
+                out[row[0]] = StoredDoc(row[0], row[1], row[2], when, title, text, row[5] or "article",
+                                        bool(row[6]), _sentence_count(row[7], row[8]))
         return out
+
+    def template(self, site: str, line_keys: Iterable[int], exclude: int) -> set[int]:
+        """Those of `line_keys` on at least TEMPLATE_MIN other pages of `site` (this article's own
+        earlier version, counted in the table, is taken off)."""
+        keys = list(line_keys)
+        own = self.conn.execute("SELECT lines FROM analysis_docs WHERE article_id = ?", (exclude,)).fetchone()
+        mine = set(_unpack_lines(own[0])) if own and own[0] else set()
+        found: set[int] = set()
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            rows = self.conn.execute(
+                f"SELECT h, n FROM site_lines WHERE site = ? AND h IN ({','.join('?' * len(part))})", [site, *part])
+            found |= {h for h, n in rows if n - (h in mine) >= TEMPLATE_MIN}
+        return found
 
     def roots(self, ids: Iterable[int]) -> dict[int, int]:
         ids = list(ids)
@@ -84,18 +99,32 @@ class SQLiteCorpus:
         return rows
 
     # --- what a judgement writes -------------------------------------------------------------
-    def record(self, article_id: int, fp: Fingerprint, judgement: Judgement) -> None:
-        """(Re)index this article's current version, replacing the rows it had, and record its
-        cluster links: its own edge to its original, and the copies re-rooted on it."""
+    def origin(self, article_id: int) -> datetime | None:
+        """The origin time recorded when the article was first indexed (None: not indexed yet)."""
+        row = self.conn.execute("SELECT origin_at FROM analysis_docs WHERE article_id = ?", (article_id,)).fetchone()
+        return parse(row[0]) if row else None
+
+    def record(self, article_id: int, site: str, fp: Fingerprint, judgement: Judgement, origin: datetime) -> None:
+        """(Re)index this article's current version, replacing the rows it had, count its lines
+        in its site's template table, and record its cluster links: its own edge to its
+        original, and the copies re-rooted on it."""
         conn = self.conn
-        old = conn.execute("SELECT keys FROM analysis_docs WHERE article_id = ?", (article_id,)).fetchone()
+        old = conn.execute("SELECT keys, lines FROM analysis_docs WHERE article_id = ?", (article_id,)).fetchone()
         if old:
             bands, sents = _unpack(old[0])
             conn.executemany("DELETE FROM lsh_bands WHERE key = ? AND article_id = ?", [(k, article_id) for k in bands])
             conn.executemany("DELETE FROM sentences WHERE h = ? AND article_id = ?", [(h, article_id) for h in sents])
+            if old[1]:
+                conn.executemany("UPDATE site_lines SET n = n - 1 WHERE site = ? AND h = ?",
+                                 [(site, h) for h in _unpack_lines(old[1])])
+        conn.executemany("INSERT INTO site_lines (site, h, n) VALUES (?, ?, 1) "
+                         "ON CONFLICT (site, h) DO UPDATE SET n = n + 1", [(site, h) for h in fp.lines])
         hashes = [h for h, _ in fp.sentences]
-        conn.execute("INSERT OR REPLACE INTO analysis_docs (article_id, exact_key, n_words, keys) VALUES (?, ?, ?, ?)",
-                     (article_id, fp.exact_key, fp.n_words, _pack(fp.band_keys, hashes)))
+        conn.execute(
+            "INSERT OR REPLACE INTO analysis_docs (article_id, exact_key, n_words, keys, page_kind, hub, lines, "
+            "origin_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (article_id, fp.exact_key, fp.n_words, _pack(fp.band_keys, hashes), fp.page_kind, int(judgement.hub),
+             _pack_lines(fp.lines), to_text(origin)))
         conn.executemany("INSERT OR IGNORE INTO lsh_bands (key, article_id) VALUES (?, ?)",
                          [(k, article_id) for k in fp.band_keys])
         conn.executemany("INSERT OR IGNORE INTO sentences (h, article_id, pos) VALUES (?, ?, ?)",
@@ -129,6 +158,23 @@ class SQLiteCorpus:
 def _pack(bands: Iterable[int], sents: list[int]) -> bytes:
     bands = list(bands)
     return struct.pack(f"<H{len(bands)}q{len(sents)}q", len(bands), *bands, *sents)
+
+
+def _sentence_count(head: bytes | None, size: int | None) -> int:
+    """How many sentence hashes a packed `keys` blob holds (from its band count and length)."""
+    if not head or not size:
+        return 0
+    (nb,) = struct.unpack("<H", head)
+    return (size - 2) // 8 - nb
+
+
+def _pack_lines(lines: Iterable[int]) -> bytes:
+    lines = list(lines)
+    return struct.pack(f"<{len(lines)}q", *lines)
+
+
+def _unpack_lines(blob: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(blob) // 8}q", blob)
 
 
 def _unpack(blob: bytes) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -327,6 +327,117 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE sightings ADD COLUMN version_n INTEGER;
     """,
+    # 6: verdicts on same-story coverage (ingest/analyse/judge.py, docs/analysis.md): the kind
+    # of page (article, listing, gallery, roundup, video) on each version and in the index;
+    # hub pages (they matched two unrelated stories) are never an original; the lines that
+    # recur across a site's pages (its template) are learnt per site; each flag carries a
+    # readable one-line summary of its evidence for the views. The read views are recreated
+    # with these columns (the old ones keep their names and order).
+    """
+    ALTER TABLE versions ADD COLUMN page_kind TEXT;
+    ALTER TABLE flags ADD COLUMN summary TEXT;
+    ALTER TABLE analysis_docs ADD COLUMN page_kind TEXT NOT NULL DEFAULT 'article';
+    ALTER TABLE analysis_docs ADD COLUMN hub INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE analysis_docs ADD COLUMN lines BLOB;
+    ALTER TABLE analysis_docs ADD COLUMN origin_at TEXT;  -- the "original" order (judge.origin_time)
+    CREATE TABLE site_lines (
+        site TEXT NOT NULL,
+        h INTEGER NOT NULL,            -- line key (ingest/text.py line_key)
+        n INTEGER NOT NULL,            -- articles of the site whose current text has the line
+        PRIMARY KEY (site, h)
+    ) WITHOUT ROWID;
+    DROP VIEW garbled;
+    DROP VIEW duplicates;
+    DROP VIEW clean;
+    DROP VIEW latest;
+    CREATE VIEW latest AS
+    SELECT
+        a.id AS id,
+        a.url AS url,
+        a.canonical_url AS canonical_url,
+        a.site AS site,
+        v.title AS title,
+        v.text AS text,
+        v.author AS author,
+        COALESCE(a.published, v.published) AS published,
+        v.language AS language,
+        a.first_seen AS first_seen,
+        a.last_seen AS last_seen,
+        a.current_version AS version,
+        a.versions AS versions,
+        (SELECT json_group_array(url) FROM (
+            SELECT DISTINCT f.url AS url FROM sightings s JOIN feeds f ON f.id = s.feed_id
+            WHERE s.article_id = a.id ORDER BY f.url)) AS feeds,
+        a.topics AS topics,
+        COALESCE(dup_o.url, json_extract(dup.detail, '$.of_url')) AS duplicate_of,
+        dup.other_article_id AS duplicate_of_id,
+        dup.subkind AS duplicate_kind,
+        COALESCE(json_extract(dup.detail, '$.similarity'), dup.score) AS duplicate_similarity,
+        gar.score AS garbled_score,
+        CASE WHEN gar.id IS NULL THEN NULL
+             WHEN json_array_length(gar.detail, '$.reasons') > 0 THEN
+                 (SELECT json_group_array(json_extract(r.value, '$.name'))
+                  FROM json_each(gar.detail, '$.reasons') r)
+             WHEN COALESCE(gar.subkind, '') = '' THEN '[]'
+             ELSE '["' || replace(replace(COALESCE(gar.subkind, ''), ' ', ''), ',', '","') || '"]'
+        END AS garbled_reasons,
+        CASE WHEN gar.id IS NULL THEN NULL
+             ELSE COALESCE(json_extract(gar.detail, '$.sources'), '[]') END AS garbled_sources,
+        sus.score AS extraction_suspect,
+        a.final_url AS final_url,
+        v.id AS version_id,
+        v.fetched_at AS fetched_at,
+        COALESCE(v.page_kind, 'article') AS page_kind,
+        dup.summary AS duplicate_evidence,
+        gar.summary AS garbled_evidence,
+        dup.detail AS duplicate_detail,
+        gar.detail AS garbled_detail
+    FROM articles a
+    JOIN versions v ON v.article_id = a.id AND v.n = a.current_version
+    LEFT JOIN flags dup ON dup.id = (
+        SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'duplicate'
+        AND f.version_n = a.current_version)
+    LEFT JOIN articles dup_o ON dup_o.id = dup.other_article_id
+    LEFT JOIN flags gar ON gar.id = (
+        SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'garbled'
+        AND f.version_n = a.current_version)
+    LEFT JOIN flags sus ON sus.id = (
+        SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'extraction_suspect'
+        AND f.version_n = a.current_version);
+
+    CREATE VIEW clean AS
+    SELECT * FROM latest WHERE duplicate_kind IS NULL AND garbled_score IS NULL;
+
+    CREATE VIEW duplicates AS
+    SELECT
+        id AS copy_id,
+        url AS copy,
+        duplicate_of AS original,
+        duplicate_of_id AS original_id,
+        duplicate_kind AS kind,
+        duplicate_similarity AS similarity,
+        site AS copy_site,
+        title AS copy_title,
+        published AS copy_published,
+        page_kind,
+        duplicate_evidence AS evidence
+    FROM latest WHERE duplicate_kind IS NOT NULL;
+
+    CREATE VIEW garbled AS
+    SELECT
+        id AS article_id,
+        url AS article,
+        site,
+        title,
+        garbled_score AS score,
+        garbled_reasons AS reasons,
+        garbled_sources AS sources,
+        published,
+        first_seen,
+        page_kind,
+        garbled_evidence AS evidence
+    FROM latest WHERE garbled_score IS NOT NULL;
+    """,
 ]
 
 
