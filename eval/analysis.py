@@ -22,12 +22,13 @@ from ingest.config import AnalysisConfig
 
 from . import benchmark as bm
 from .corpora import ftfy_cases, real_articles, shared_dir
+from .coverage import KIND_FLOOR, overlap
 from .harness import IndexedCorpus
 
-TARGETS = {
-    "duplicates.precision": 0.97, "duplicates.recall": 0.95,
-    "patchwork.precision": 0.90, "patchwork.recall": 0.85, "patchwork.sources_named": 0.80,
-    "mojibake.precision": 0.98, "clean.flagged_max": 0.02,
+TARGETS = {  # issue 15: the synthetic evaluation does not regress
+    "duplicates.precision": 0.99, "duplicates.recall": 0.99,
+    "patchwork.precision": 0.95, "patchwork.recall": 0.90, "patchwork.sources_named": 0.80,
+    "mojibake.precision": 0.98, "mojibake.recall": 0.98, "clean.flagged_max": 0.02,
 }
 BASE = datetime(2024, 5, 1, tzinfo=timezone.utc)
 
@@ -120,8 +121,25 @@ def score(cases, verdicts, ids) -> dict:
         "other_reasons_recall": {k: round(a / b, 4) for k, (a, b) in reason_hits.items()},
         "clean": {"n": clean_n, "flagged": clean_flagged, "rate": round(clean_flagged / max(1, clean_n), 4),
                   "why": clean_why},
+        "bad_of": bad_of(cases, verdicts, key_of_id),
         "errors": errors,
     }
+
+
+def bad_of(cases, verdicts, key_of_id) -> list[tuple]:
+    """Duplicate verdicts whose `of` shares less with the copy than the kind claims (must be none)."""
+    text = {c.key: c.text for c in cases}
+    out = []
+    for c in cases:
+        d = verdicts[c.key].duplicate
+        if d is None:
+            continue
+        other = key_of_id.get(d.of_article_id)
+        j, cont = overlap(c.text, text[other]) if other in text else (0.0, 0.0)
+        measure, floor = KIND_FLOOR[d.kind]
+        if not {"jaccard": j >= floor, "containment": cont >= floor, "either": j >= floor or cont >= 0.8}[measure]:
+            out.append((c.key, d.kind, other, round(j, 3), round(cont, 3)))
+    return out
 
 
 def example_page(root: Path, held, cfg: AnalysisConfig) -> dict:
@@ -265,10 +283,13 @@ def check_targets(r: dict) -> list[str]:
         "duplicates.precision": r["duplicates"]["precision"], "duplicates.recall": r["duplicates"]["recall"],
         "patchwork.precision": r["patchwork"]["precision"], "patchwork.recall": r["patchwork"]["recall"],
         "patchwork.sources_named": r["patchwork"]["sources_named"], "mojibake.precision": r["mojibake"]["precision"],
+        "mojibake.recall": r["mojibake"]["recall"],
     }
     missed = [f"{k} = {got[k]} < {t}" for k, t in TARGETS.items() if k in got and got[k] < t]
     if r["clean"]["rate"] > TARGETS["clean.flagged_max"]:
         missed.append(f"clean flagged rate = {r['clean']['rate']} > {TARGETS['clean.flagged_max']}")
+    if r["bad_of"]:
+        missed.append(f"{len(r['bad_of'])} duplicate verdicts whose `of` shares less than the kind claims")
     return missed
 
 
@@ -288,6 +309,7 @@ def print_report(r: dict, n_errors: int) -> None:
     print(f"other reasons recall (injected): {r['other_reasons_recall']}")
     c = r["clean"]
     print(f"clean originals flagged: {c['flagged']}/{c['n']} = {c['rate']:.2%}  by reason {c['why']}")
+    print(f"duplicate verdicts whose `of` shares less than the kind claims: {len(r['bad_of'])} {r['bad_of'][:5]}")
     ex = r["example_page"]
     print(f"example page: {ex}")
     print(f"ftfy cases (supplementary, in-distribution): {r['ftfy_cases']}")

@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ingest.analyse.encoding import fix_encoding
 from ingest.config import Config
 from ingest.records import Candidate, Page
 from ingest.run.pipeline import Pipeline
@@ -164,7 +165,8 @@ def read_verdicts(db: str, rows: list[Row]) -> Verdicts:
 
 
 def _shingles(text: str) -> set[str]:
-    return shingles(words(" ".join(split_sentences(normalise_lines(text)))))
+    """5-gram shingles of a text with its encoding repaired (a mojibake copy is the same text)."""
+    return shingles(words(" ".join(split_sentences(normalise_lines(fix_encoding(text))))))
 
 
 def overlap(a: str, b: str) -> tuple[float, float]:

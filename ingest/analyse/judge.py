@@ -27,7 +27,7 @@ true on it (docs/analysis.md has the figures and the corpora):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -53,6 +53,10 @@ EDGE_SAME = 0.5  # word Jaccard above which two first (or last) sentences are th
 MIN_SUBSET_SHINGLES = 20
 INDEPENDENT_JACCARD = 0.2  # two matches sharing less than this (and little containment)...
 INDEPENDENT_CONTAINMENT = 0.5  # ...are two stories: a page copying both is a hub
+INSIDE = 0.8  # containment from which one text is inside another
+FRAGMENT = 0.6  # a copy inside its original that holds less than this of it is a fragment of it
+SAME_STORY_SENTENCES = 2  # two sources sharing this many sentences...
+SAME_STORY_SHARE = 0.2  # ...and this share of the smaller one's are versions of one story
 PATCHWORK_MIN_SHARE = 0.1  # a source must contribute this share of characters...
 PATCHWORK_MIN_SENTENCES = 2  # ...or this many sentences
 PATCHWORK_SINGLE_SOURCE = 0.8  # one story supplying this share of the text makes a copy of it
@@ -115,6 +119,9 @@ class Corpus(Protocol):
     def template(self, site: str, line_keys: Iterable[int], exclude: int) -> set[int]:
         """Those of `line_keys` that recur across other pages of `site` (its page template)."""
 
+    def sentence_sets(self, ids: Iterable[int]) -> dict[int, set[int]]:
+        """The indexed sentence hashes of each of `ids`."""
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -162,7 +169,7 @@ class _Match:
     kind: DuplicateKind
     similarity: float
     evidence: dict[str, Any] = field(default_factory=dict)
-    text: _Text | None = None
+    text: _Lazy | None = None
 
 
 def judge(me: Subject, corpus: Corpus, cfg: AnalysisConfig) -> Judgement:
@@ -187,7 +194,7 @@ def judge(me: Subject, corpus: Corpus, cfg: AnalysisConfig) -> Judgement:
             for aid, _ in hits:
                 shared[aid] = shared.get(aid, 0) + 1
 
-    mine = _Text(me.text, boiler, template)
+    mine = _Lazy(lambda: _Text(me.text, boiler, template))  # ~1 ms: built only when something is compared
     matches, verified = _verify(me, mine, corpus, exact_ids, votes, shared, boiler, template, docs, cfg)
     hub = _is_hub(matches, corpus)
     duplicate, edge, reroot = (None, None, ()) if hub else _original(me, corpus, matches, by_sent)
@@ -214,9 +221,25 @@ def _document_reasons(me: Subject, template: Set[int]) -> tuple[GarbleReason, ..
     return reasons
 
 
+class _Lazy:
+    """A value computed on first use (this page's shingles: most pages are compared with nothing)."""
+
+    __slots__ = ("_make", "_value")
+
+    def __init__(self, make: Callable[[], _Text]):
+        self._make: Callable[[], _Text] | None = make
+        self._value: _Text | None = None
+
+    def get(self) -> _Text:
+        if self._value is None:
+            assert self._make is not None
+            self._value, self._make = self._make(), None
+        return self._value
+
+
 def _verify(
     me: Subject,
-    mine: _Text,
+    mine: _Lazy,
     corpus: Corpus,
     exact_ids: list[int],
     votes: dict[int, int],
@@ -254,10 +277,10 @@ def _verify(
         if doc is None:
             continue
         theirs = _Text(doc.text, boiler, template if doc.site == me.site else frozenset())
-        c = classify(mine, theirs, doc.site == me.site, cfg)
+        c = classify(mine.get(), theirs, doc.site == me.site, cfg)
         if c:
             kind, sim, ev = c
-            matches.append(_Match(doc, kind, sim, ev, theirs))
+            matches.append(_Match(doc, kind, sim, ev, _Lazy(lambda t=theirs: t)))
     return matches, len(todo)
 
 
@@ -318,7 +341,7 @@ def _is_hub(matches: list[_Match], corpus: Corpus) -> bool:
     for i, a in enumerate(reps):
         for b in reps[i + 1:]:
             assert a.text is not None and b.text is not None
-            sa, sb = a.text.shingles, b.text.shingles
+            sa, sb = a.text.get().shingles, b.text.get().shingles
             if not sa or not sb:
                 continue
             inter = len(sa & sb)
@@ -352,7 +375,11 @@ def _original(
     if root != best.doc.id:
         ev["cluster_original"] = {"article_id": root, "url": root_docs[root].url if root in root_docs else None}
     dup = Duplicate(best.doc.id, best.doc.url, best.kind, best.similarity, ev)
-    return dup, Edge(root, best.kind, best.similarity), ()
+    # A fragment of a larger page (a paragraph of a digest, a paywall-cut copy) is its copy, but
+    # does not extend its story: it joins no cluster, so no page can chain two stories through it.
+    fragment = ev.get("containment_new", 0.0) >= INSIDE and ev.get("containment_old", 1.0) < FRAGMENT
+    joins = best.kind in ("exact", "near") or not fragment
+    return dup, Edge(root, best.kind, best.similarity) if joins else None, ()
 
 
 def _aligned(me: Subject, other: int, by_sent: dict[int, list[tuple[int, int]]]) -> list[dict[str, Any]]:
@@ -399,7 +426,7 @@ def _patchwork(
     if coverage < cfg.patchwork_coverage:
         return None
     chosen = _greedy_cover(src, chars, docs)
-    groups = _story_groups(chosen, src, corpus.roots(src))
+    groups = _story_groups(chosen, src, corpus.roots(src), corpus.sentence_sets(aid for aid, _ in chosen))
     if not _several_stories(groups, chars, total, docs, src):
         return None
     where = {h: (p, s) for h, p, s in sents}
@@ -479,10 +506,12 @@ def _greedy_cover(
 
 
 def _story_groups(
-    chosen: list[tuple[int, set[int]]], src: dict[int, dict[int, int]], roots: dict[int, int]
+    chosen: list[tuple[int, set[int]]], src: dict[int, dict[int, int]], roots: dict[int, int],
+    sentences: dict[int, set[int]],
 ) -> list[list[tuple[int, set[int]]]]:
-    """The chosen sources grouped into stories: sources in one cluster, or sharing any of the
-    lifted sentences among themselves, are versions of one story (union-find)."""
+    """The chosen sources grouped into stories (union-find): sources in one cluster, sharing any
+    of the lifted sentences among themselves, or sharing text with each other (two versions of
+    a wire story: the later one kept some paragraphs and rewrote others) are one story."""
     parent = {aid: aid for aid, _ in chosen}
 
     def find(a: int) -> int:
@@ -495,7 +524,10 @@ def _story_groups(
     for i, a in enumerate(ids):
         for b in ids[i + 1:]:
             same_cluster = roots.get(a, a) == roots.get(b, b)
-            if same_cluster or src[a].keys() & src[b].keys():
+            sa, sb = sentences.get(a, set()), sentences.get(b, set())
+            common = len(sa & sb)
+            versions = common >= SAME_STORY_SENTENCES and common >= SAME_STORY_SHARE * min(len(sa), len(sb))
+            if same_cluster or versions or src[a].keys() & src[b].keys():
                 parent[find(a)] = find(b)
     groups: dict[int, list[tuple[int, set[int]]]] = {}
     for aid, hs in chosen:

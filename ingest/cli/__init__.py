@@ -28,6 +28,7 @@ class LazyGroup(click.Group):
         "export": "ingest.cli.read:export_cmd",
         "serve": "ingest.cli.read:serve_cmd",
         "history": "ingest.cli.read:history_cmd",
+        "explain": "ingest.cli.read:explain_cmd",
         "reextract": "ingest.cli.read:reextract_cmd",
     }
 

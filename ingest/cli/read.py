@@ -123,3 +123,27 @@ def reextract_cmd(cfg: Config, since: str | None) -> None:
     for url, n, added, removed in report.changed:
         click.echo(f"changed {url} v{n} +{added} -{removed}")
     click.echo(report.summary())
+
+
+@click.command("explain")
+@clikit.config_options
+@click.argument("url")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def explain_cmd(cfg: Config, url: str, fmt: str) -> None:
+    """Why the article at URL is (or is not) a copy or garbled: its verdicts with the aligned text.
+
+    \b
+    Example:
+      ingest explain https://example.com/news/summit-copy
+    """
+    from ingest.read.api import Reader
+    from ingest.read.explain import as_json, explain, render_text
+
+    try:
+        with Reader(cfg.database) as reader:
+            e = explain(reader, url)
+    except ReadError as err:
+        clikit.fail(str(err), 1)
+    if e is None:
+        clikit.fail(f"no article stored under {url}", 1)
+    click.echo(as_json(e) if fmt == "json" else render_text(e))

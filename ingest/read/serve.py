@@ -19,13 +19,16 @@ TITLE = "ingest: news coverage"
 
 VIEWS = {
     "latest": "One row per article with its current version: title, text, dates, feeds (JSON list), topics, "
-              "duplicate_of/kind/similarity and garbled_score/reasons/sources from the current flags. "
+              "page_kind (article, listing, gallery, roundup, video), duplicate_of/kind/similarity and "
+              "garbled_score/reasons/sources from the current flags, with each verdict's evidence in words "
+              "(duplicate_evidence, garbled_evidence) and in full (the *_detail JSON). "
               "Full-text search (title and text) is on: use the search box.",
     "clean": "`latest` without articles whose current version is flagged duplicate or garbled.",
-    "duplicates": "Copies and the original (earliest published) each one copies, with kind "
-                  "(exact, near, syndicated, subset) and similarity.",
-    "garbled": "Articles whose current version looks garbled: combined score, reason names and, for "
-               "patchwork, the URLs the text was stitched from.",
+    "duplicates": "Copies and the earliest stored article each one copies, with kind (exact, near, syndicated, "
+                  "subset), the similarity measured between the two, and the evidence in words.",
+    "garbled": "Articles whose current version looks corrupted or stitched: combined score, reason names, the "
+               "evidence in words (strong signals first; weak ones marked) and, for patchwork, the URLs of the "
+               "independent stories the text was stitched from.",
     "feed_health": "Per feed: last success, last error, consecutive failures (weighted), next poll, polls, "
                    "items and new items in the last poll, articles seen, status.",
 }

@@ -81,6 +81,14 @@ class SQLiteCorpus:
             found |= {h for h, n in rows if n - (h in mine) >= TEMPLATE_MIN}
         return found
 
+    def sentence_sets(self, ids: Iterable[int]) -> dict[int, set[int]]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        rows = self.conn.execute(f"SELECT article_id, keys FROM analysis_docs WHERE article_id IN "
+                                 f"({','.join('?' * len(ids))})", ids)
+        return {aid: set(_unpack(keys)[1]) for aid, keys in rows}
+
     def roots(self, ids: Iterable[int]) -> dict[int, int]:
         ids = list(ids)
         if not ids:
