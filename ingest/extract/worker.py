@@ -28,6 +28,7 @@ from ingest.records import Candidate, DateSource, Document, Extracted, Page, Ree
 from ingest.times import parse
 
 from .dates import page_dates
+from .language import detect_language
 from .metadata import page_metadata
 
 __all__ = ["EXTRACTOR", "extract", "extract_document", "reextract", "run"]
@@ -73,7 +74,7 @@ def extract_document(html: str, url: str, candidate: Candidate | None = None) ->
         author=meta.author or None,
         published=published,
         modified=parse(declared.modified),
-        language=doc.language or None,
+        language=doc.language or detect_language(doc.text),
         sitename=meta.sitename or None,
         canonical_url=meta.url or None,
         date_source=date_source,
