@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+from collections.abc import Awaitable
 import logging
 import os
 import signal
@@ -29,6 +30,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from ingest.config import Config, describe
 from ingest.records import Candidate, FeedState, Recheck
 from ingest.store import Store, open_store
+from ingest.store.errors import StoreError
 from ingest.store.schedule import stagger
 from ingest.times import UTC, now
 
@@ -152,7 +154,7 @@ class Daemon:
                      self.recheck_per_tick, extra={"outcome": "scheduled", "feeds": len(feeds)})
             if not self.stop.is_set():
                 scheduler.start()
-                await self.stop.wait()
+                await _first(self.stop.wait(), pipe.failed.wait())  # a signal, or the database failed
                 scheduler.pause()  # no new polls; shutdown() would cancel the running ones at once
             abandoned = await pipe.settle(self.grace, also=self._polls)
             if abandoned:
@@ -161,6 +163,8 @@ class Daemon:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
         log.info("stopped: %s", dict(pipe.tally.counts), extra={"outcome": "stopped", "counts": dict(pipe.tally.counts)})
+        if pipe.failure is not None:
+            raise pipe.failure
 
     def _first_polls(self, feeds: list[FeedState]) -> dict[FeedState, datetime]:
         """Resume each feed at its saved next poll time; spread feeds of one host apart."""
@@ -190,6 +194,8 @@ class Daemon:
                 log.info("poll of %s abandoned", feed.url, extra={"feed": feed.url, "outcome": "abandoned"})
                 return
             raise
+        except StoreError as e:  # the database failed: the daemon stops (exit 3), nothing half-written
+            pipe.fail(e)
         except Exception:  # a bug or a database hiccup: log it, try again after the default interval
             log.exception("poll of %s crashed", feed.url, extra={"feed": feed.url, "outcome": "error"})
             at = now() + timedelta(seconds=self.cfg.schedule.default_interval)
@@ -226,5 +232,17 @@ class Daemon:
             if self.stop.is_set():  # cancelled at shutdown: the articles stay due, checked after restart
                 return
             raise
+        except StoreError as e:
+            pipe.fail(e)
         except Exception:
             log.exception("re-check tick failed", extra={"outcome": "error"})
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    """Return when the first of `waits` finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()

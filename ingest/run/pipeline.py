@@ -26,6 +26,7 @@ from ingest.records import Candidate, FeedState, FetchFailure, FetchLog, Known, 
 from ingest.records import Skipped, Stored
 from ingest.sources.feeds import FeedError, parse_feed
 from ingest.store import Store
+from ingest.store.errors import StoreError
 from ingest.store.schedule import cache_hint
 from ingest.times import now
 
@@ -77,6 +78,8 @@ class Pipeline:
         self.matcher = TopicMatcher.from_config(cfg.topics)
         self.tally = Tally()
         self.archive = archive
+        self.failed = asyncio.Event()  # set when the database itself failed: the run must stop
+        self.failure: StoreError | None = None
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
         self._archive_thread: ThreadPoolExecutor | None = None
@@ -112,8 +115,11 @@ class Pipeline:
     async def submit(self, candidate: Candidate, page: Page | None = None) -> None:
         """Queue a candidate (with its page when a source already has it, e.g. WARC).
 
-        Waits while `max_in_flight` candidates are being worked on: backpressure.
+        Waits while `max_in_flight` candidates are being worked on: backpressure. Raises the
+        StoreError that stopped the run, if the database failed.
         """
+        if self.failure is not None:
+            raise self.failure
         await self._slots.acquire()
         task = asyncio.create_task(self._guarded(candidate, page))
         self._tasks.add(task)
@@ -124,9 +130,18 @@ class Pipeline:
         return len(self._tasks)
 
     async def drain(self) -> None:
-        """Wait until everything submitted so far is stored."""
+        """Wait until everything submitted so far is stored; raise the StoreError that stopped it."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self.failure is not None:
+            raise self.failure
+
+    def fail(self, error: StoreError) -> None:
+        """The database failed: remember the first failure, log it once, stop taking work."""
+        if self.failure is None:
+            self.failure = error
+            log.error("%s", error, extra={"outcome": "storage_fault"})
+            self.failed.set()
 
     async def settle(self, grace: float, also: set[asyncio.Task[None]] | None = None) -> int:
         """Let in-flight articles (and the tasks `also`) finish for `grace` seconds, then cancel
@@ -149,6 +164,9 @@ class Pipeline:
             await self.process(candidate, page)
         except asyncio.CancelledError:
             raise
+        except StoreError as e:  # the database, not the article: every article would fail the same way
+            self.fail(e)
+            self.tally.add("error")
         except Exception:  # one bad article must not stop the run
             log.exception("failed to process %s", candidate.url, extra={"url": candidate.url, "outcome": "error"})
             self.tally.add("error")

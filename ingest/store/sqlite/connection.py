@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ingest.store.errors import BAD_PATH, STORAGE_FAULT, StoreError, fatal
 
 from .schema import migrate
 
@@ -22,6 +25,35 @@ WRITER_CACHE_KB = 65_536  # SQLite page cache of the writer connection (default 
 # 1.04 at 100k (bench/scale.py). The price: on power loss (not on a crash or kill), up to that
 # many pages of recent commits can be lost, never a corrupt file (WAL + synchronous=NORMAL).
 WAL_AUTOCHECKPOINT_PAGES = 16_000
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_path(path: str | Path, write: bool) -> None:
+    """Refuse, with one line, a `--db` path that cannot hold an ingest database: a folder, a
+    file that is not SQLite, a missing database for a reading command, a missing folder (never
+    created behind the user's back), or a file or folder that cannot be written."""
+    p = Path(path)
+    if p.is_dir():
+        raise StoreError(f"{path} is a folder, not a database file", BAD_PATH)
+    if p.exists():
+        try:
+            with open(p, "rb") as f:
+                head = f.read(len(SQLITE_HEADER))
+        except OSError as e:
+            raise StoreError(f"cannot read {path}: {e.strerror}", STORAGE_FAULT) from None
+        if head and head != SQLITE_HEADER:
+            raise StoreError(f"{path} is not an ingest database (not an SQLite file)", BAD_PATH)
+        if write and not os.access(p, os.W_OK):
+            raise StoreError(f"cannot write to {path}: the file is read-only", STORAGE_FAULT)
+        if write and not os.access(p.parent, os.W_OK):
+            raise StoreError(f"cannot write beside {path}: its folder is read-only "
+                             "(SQLite keeps its write-ahead log there)", STORAGE_FAULT)
+    elif not write:
+        raise StoreError(f"no database at {path}", BAD_PATH)
+    elif not p.parent.is_dir():
+        raise StoreError(f"no folder {p.parent} for the database {path} (create it first)", BAD_PATH)
+    elif not os.access(p.parent, os.W_OK):
+        raise StoreError(f"cannot create {path}: its folder is read-only", STORAGE_FAULT)
 
 
 def database_class() -> type[sqlite_utils.Database]:
@@ -60,11 +92,23 @@ def connect(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def open_writer(path: str | Path) -> sqlite_utils.Database:
-    """The database at `path` opened for the single writer: migrated, with a page cache that
-    holds the hot index pages of a large corpus (fewer re-reads per commit at 100k articles)."""
-    conn = connect(path)
-    conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KB}")
-    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-    migrate(conn)
+def open_writer(path: str | Path, check: bool = True) -> sqlite_utils.Database:
+    """The database at `path` opened for the single writer: checked (path, then SQLite's
+    quick_check: a corrupt file is refused before anything is written to it), migrated, with a
+    page cache that holds the hot index pages of a large corpus (fewer re-reads per commit)."""
+    if check:
+        check_path(path, write=True)
+    try:
+        conn = connect(path)
+        if check:
+            verdict = conn.execute("PRAGMA quick_check").fetchall()
+            if verdict != [("ok",)]:
+                conn.close()
+                raise StoreError(f"the database {path} is corrupt ({verdict[0][0]}); `ingest check` lists "
+                                 "the damage, a copy from backup or `sqlite3 .recover` repairs it", STORAGE_FAULT)
+        conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KB}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        migrate(conn)
+    except sqlite3.Error as e:
+        raise fatal(e, str(path)) or StoreError(f"cannot open the database {path}: {e}", STORAGE_FAULT) from None
     return database_class()(conn)

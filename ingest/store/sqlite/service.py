@@ -16,6 +16,7 @@ A batch that fails is retried article by article, so one bad article costs only 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,8 @@ from ingest.records import (
     Source,
     Stored,
 )
+
+from ingest.store.errors import fatal
 
 from .reextract import count_pages, read_pages
 from .tables import is_done
@@ -109,10 +112,13 @@ class SQLiteStore:
             raise RuntimeError("the store is not open")
 
         def run() -> T:
-            if not write:
-                return fn(w)
-            with w.txn():
-                return fn(w)
+            try:
+                if not write:
+                    return fn(w)
+                with w.txn():
+                    return fn(w)
+            except sqlite3.Error as e:  # the database itself failing (disk full, read-only...) stops the run
+                raise fatal(e, self.path) or e from None
 
         return await self._on_thread(run)
 
@@ -160,6 +166,8 @@ class SQLiteStore:
                 for *_, fut in batch:
                     fut.cancel()
                 raise
+            except Exception as e:  # the database failed (StoreError): every article of the batch hears it
+                results = [e] * len(batch)
             self.batches[len(batch)] += 1
             for (*_, fut), result in zip(batch, results):
                 if fut.done():
@@ -171,10 +179,13 @@ class SQLiteStore:
 
 
 def _store_batch(w: Writer, items: list[tuple[Candidate, Extracted, FetchLog | None]]) -> list[Stored | Exception]:
-    """On the writer thread: one transaction for the batch; if it fails, each article alone."""
+    """On the writer thread: one transaction for the batch; if it fails, each article alone
+    (unless the database itself failed: then every article would, and the run stops)."""
     try:
         return list(w.store_many(items))
     except Exception as e:
+        if isinstance(e, sqlite3.Error) and fatal(e, ""):
+            raise
         if len(items) == 1:
             return [e]
     out: list[Stored | Exception] = []
