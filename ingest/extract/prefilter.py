@@ -27,18 +27,21 @@ from __future__ import annotations
 
 import bisect
 import html
+import importlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import islice
-from re import _constants as sre_c
-from re import _parser as sre_parse
 from typing import Any
 
 import re2
 
 from ingest.fetch import charset
 from ingest.topics import TopicMatcher
+
+# The parser `re` itself uses (no public API; the same in 3.11-3.13): the factors come from the parse tree.
+sre_parse: Any = importlib.import_module("re._parser")
+sre_c: Any = importlib.import_module("re._constants")
 
 WINDOW = 1024  # raw bytes on each side of a factor hit: a keyword plus the markup inside it
 MAX_WINDOWS = 24  # windows tried before the whole page is tested instead

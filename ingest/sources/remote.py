@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
-BLOCK = 8 << 20  # bytes per range request
+BLOCK = int(os.environ.get("INGEST_REMOTE_BLOCK", 8 << 20))  # bytes per range request (smaller: steadier on slow links)
 MAX_BLOCKS = 3  # blocks held: the current one, the next (prefetched), one to seek back into
 RETRIES = 3
 BACKOFF = 0.5  # seconds before the first retry, doubled each time
@@ -39,12 +39,12 @@ def is_remote(location: str) -> bool:
     return urlsplit(location).scheme.lower() in REMOTE_SCHEMES
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
     text = " ".join(str(e).split())
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def _filesystem(scheme: str, user_agent: str | None, timeout: float) -> Any:
+def filesystem(scheme: str, user_agent: str | None, timeout: float) -> Any:
     import fsspec
 
     if scheme == "s3":
@@ -72,7 +72,7 @@ def expand(locations: list[str]) -> list[str]:
         if scheme in ("http", "https"):
             out.append(loc)
         elif scheme == "s3":
-            fs = _filesystem("s3", None, 60.0)
+            fs = filesystem("s3", None, 60.0)
             if glob.has_magic(loc):
                 found = sorted(fs.glob(loc))
                 if not found:
@@ -110,13 +110,13 @@ class RemoteFile:
     def __init__(self, url: str, *, user_agent: str | None = None, timeout: float = 60.0) -> None:
         self.url = url
         scheme = urlsplit(url).scheme.lower()
-        self._fs = _filesystem(scheme, user_agent, timeout)
+        self._fs = filesystem(scheme, user_agent, timeout)
         try:
             info = self._fs.info(url)
         except FileNotFoundError:
             raise RemoteError(f"{url}: not found (HTTP 404 or no such key)") from None
         except Exception as e:  # noqa: BLE001 - aiohttp, botocore, fsspec: any failure is "cannot open"
-            raise RemoteError(f"{url}: cannot open: {_one_line(e)}") from None
+            raise RemoteError(f"{url}: cannot open: {one_line(e)}") from None
         size = info.get("size")
         etag = info.get("ETag") or info.get("etag")
         self.info = RemoteInfo(int(size) if size is not None else None, str(etag) if etag else None)
@@ -135,7 +135,7 @@ class RemoteFile:
             try:
                 self._file.close()
             except Exception as e:  # noqa: BLE001 - closing a broken connection may fail too
-                log.debug("%s: close failed: %s", self.url, _one_line(e))
+                log.debug("%s: close failed: %s", self.url, one_line(e))
         extra = {"size": self.info.size} if urlsplit(self.url).scheme.lower() != "s3" else {}
         self._file = self._fs.open(self.url, "rb", block_size=BLOCK, cache_type="background",
                                    cache_options={"maxblocks": MAX_BLOCKS}, **extra)
@@ -151,19 +151,19 @@ class RemoteFile:
                 self._pos += len(data)
                 return data
             except (FileNotFoundError, PermissionError) as e:
-                raise RemoteError(f"{self.url}: gone while reading at byte {self._pos}: {_one_line(e)}") from None
+                raise RemoteError(f"{self.url}: gone while reading at byte {self._pos}: {one_line(e)}") from None
             except Exception as e:  # noqa: BLE001 - connection resets, timeouts, 5xx: retried
                 if attempt == RETRIES:
                     raise RemoteError(f"{self.url}: read failed at byte {self._pos} after {RETRIES} retries: "
-                                      f"{_one_line(e)}") from None
-                log.warning("%s: read failed at byte %d (%s); retrying in %.1f s", self.url, self._pos, _one_line(e),
+                                      f"{one_line(e)}") from None
+                log.warning("%s: read failed at byte %d (%s); retrying in %.1f s", self.url, self._pos, one_line(e),
                             delay)
                 time.sleep(delay)
                 delay *= 2
                 try:
                     self._open()
                 except Exception as reopen:  # noqa: BLE001 - the next attempt reports it
-                    log.debug("%s: reopen failed: %s", self.url, _one_line(reopen))
+                    log.debug("%s: reopen failed: %s", self.url, one_line(reopen))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:

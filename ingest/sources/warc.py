@@ -276,7 +276,8 @@ def _has_data(fh: Any, at: int) -> bool:
 
 
 def _one_line(e: BaseException) -> str:
-    return f"{type(e).__name__}: {' '.join(str(e).split()) or 'no detail'}"[:200]
+    text = "".join(c if c.isprintable() else "?" for c in " ".join(str(e).split()))  # no bytes of the file raw
+    return f"{type(e).__name__}: {text or 'no detail'}"[:200]
 
 
 def _fast_usable(head: bytes) -> bool:
@@ -349,6 +350,8 @@ class _Reader:
         if uri.startswith("<") and uri.endswith(">"):
             uri = uri[1:-1]
         length = rec.content_length
+        if not rec_type:
+            return None, "bad record", True  # warcio reads it again and reports it
         if rec_type != "response" or not length or not uri.replace(" ", "%20").startswith(_HTTP_RECORD):
             consumed = rec.reader.consume()
             if rec_type == "response":  # no HTTP head to parse (warcio does not parse one either)
@@ -488,7 +491,7 @@ class _Reader:
 def warc_items(
     source: str | Path, *, max_bytes: int = MAX_BYTES, stats: WarcStats | None = None,
     prefilter: Prefilter | None = None, engine: str = "auto", user_agent: str | None = None,
-    heartbeat: float = HEARTBEAT,
+    timeout: float = 60.0, heartbeat: float = HEARTBEAT,
 ) -> Iterator[tuple[Candidate, Page] | None]:
     """`warc_pages`, with a None at least every `heartbeat` seconds while records are dropped:
     a caller that advances this on a thread gets control back often (to see a cancellation),
@@ -496,7 +499,7 @@ def warc_items(
     stats = stats if stats is not None else WarcStats()
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
-    src = open_input(source, user_agent=user_agent)
+    src = open_input(source, user_agent=user_agent, timeout=timeout)
     stats.files += 1
     try:
         last = time.monotonic()
