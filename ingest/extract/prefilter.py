@@ -255,9 +255,9 @@ class Prefilter:
         if self.words is None or wide:
             return self._whole(body, content_type)
         hits = [m.span() for m in islice(self.scan.finditer(body), MAX_HITS)]
-        if hits:  # not in scripts and styles (JSON-LD stays: extraction reads the headline there)
-            code = _code_spans(body)
-            hits = [h for h in hits if not _inside(code, h[0])]
+        if hits:  # not in scripts, styles, menus, footers... (JSON-LD stays: extraction reads the headline there)
+            ignored = _ignored_spans(body)
+            hits = [h for h in hits if not _inside(ignored, h[0])]
         if not hits:
             return False
         codecs = ["utf-8"] + ([declared] if declared and declared != "utf-8" else [])
@@ -292,24 +292,39 @@ class Prefilter:
         return decoded is not None and any(self.matcher.match(t) for t in visible_texts(decoded.text))
 
 
-_CODE_TAGS = re2.compile(rb"(?i)</?(?:script|style)")
+# Elements whose text extraction never keeps: code, and the boilerplate trafilatura drops before it
+# looks for the article (its MANUALLY_CLEANED list; not <form>: some sites wrap the whole page in one).
+IGNORED = (b"script", b"style", b"nav", b"aside", b"footer", b"noscript", b"select", b"menu")
+_NAME_END = frozenset(b" >\t\r\n/")
 
 
-def _code_spans(body: bytes) -> list[tuple[int, int]]:
-    """Byte ranges of <script> (other than JSON-LD) and <style> elements, in page order."""
+def _ignored_spans(body: bytes) -> list[tuple[int, int]]:
+    """Byte ranges of IGNORED elements (JSON-LD scripts excepted: extraction reads the headline
+    there), merged, in page order. An element with no end tag is not ignored: what a parser
+    makes of it varies, and more text is the safe side. Two `find`s per element: linear."""
+    low = body.lower()
     spans: list[tuple[int, int]] = []
-    start: int | None = None
-    for m in _CODE_TAGS.finditer(body):
-        at = m.start()
-        if body[at + 1] == 0x2F:  # "</"
-            if start is not None:
-                spans.append((start, at))
-                start = None
-        elif start is None and b"ld+json" not in body[at:at + 512].split(b">", 1)[0].lower():
-            start = at
-    if start is not None:
-        spans.append((start, len(body)))
-    return spans
+    for name in IGNORED:
+        opening, closing = b"<" + name, b"</" + name
+        pos = 0
+        while (at := low.find(opening, pos)) >= 0:
+            after = at + len(opening)
+            if after < len(low) and low[after] not in _NAME_END:  # <navbar>, <scripts>: other elements
+                pos = after
+                continue
+            end = low.find(closing, after)
+            if end < 0:
+                break
+            if name != b"script" or b"ld+json" not in low[at:at + 512].split(b">", 1)[0]:
+                spans.append((at, end))
+            pos = end + len(closing)
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(spans):
+        if merged and first <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(last, merged[-1][1]))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def _inside(spans: list[tuple[int, int]], at: int) -> bool:

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, Self
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
+logging.getLogger("fsspec").setLevel(logging.WARNING)  # it logs every block fetch at INFO: not ours to show
 
 BLOCK = int(os.environ.get("INGEST_REMOTE_BLOCK", 8 << 20))  # bytes per range request (smaller: steadier on slow links)
 MAX_BLOCKS = 3  # blocks held: the current one, the next (prefetched), one to seek back into
