@@ -132,9 +132,12 @@ def _serve(path: str) -> None:
 
     from aiohttp import web
 
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(path)
+
     async def main() -> None:
         app = web.Application()
-        app.router.add_get("/bench.warc.gz", lambda request: web.FileResponse(path))
+        app.router.add_get("/bench.warc.gz", handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -249,9 +249,8 @@ class Prefilter:
         return cls(matcher, tuple(sorted(words)), reach)
 
     def keep(self, body: bytes, content_type: str | None = None) -> bool:
-        declared = charset.codec_name(charset.header_charset(content_type)) or \
-            charset.codec_name(charset.meta_charset(body))
-        wide = body.startswith((b"\xff\xfe", b"\xfe\xff")) or (declared or "").startswith(_WIDE)
+        header = charset.codec_name(charset.header_charset(content_type))
+        wide = body.startswith((b"\xff\xfe", b"\xfe\xff")) or (header or "").startswith(_WIDE)
         if self.words is None or wide:
             return self._whole(body, content_type)
         hits = [m.span() for m in islice(self.scan.finditer(body), MAX_HITS)]
@@ -260,6 +259,7 @@ class Prefilter:
             hits = [h for h in hits if not _inside(ignored, h[0])]
         if not hits:
             return False
+        declared = header or charset.codec_name(charset.meta_charset(body))  # (a <meta> cannot declare UTF-16)
         codecs = ["utf-8"] + ([declared] if declared and declared != "utf-8" else [])
         windows = _windows(hits)  # in page order
         for start, end in windows[:MAX_WINDOWS]:
