@@ -8,12 +8,17 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from .clikit import Interrupted, config_options, fail, interrupted_exit, run_interruptible
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from .config import Config
 
 
 class LazyGroup(click.Group):
@@ -139,7 +144,7 @@ def backfill(cfg, urls, url_file, sitemaps, warcs, cc_news, since, until, dry_ru
     if not (todo or sitemaps or warcs or cc_news is not None):
         raise click.UsageError("give URLs, --urls FILE, --sitemap URL, --warc FILE or --cc-news [MONTH|DAY]")
     since_dt, until_dt = _when(since, "--since"), _when(until, "--until")
-    warc_files = _warc_inputs(list(warcs)) + (_cc_news_files(cfg, cc_news, since, until, since_dt, until_dt)
+    warc_files = _warc_inputs(list(warcs)) + (_cc_news_files(cfg, cc_news, until, since_dt, until_dt)
                                               if cc_news is not None else [])
     sm_stats, warc_stats = SitemapStats(), WarcStats()
     sources = ([bf.from_urls(todo)] if todo else []) + ([bf.from_sitemaps(list(sitemaps), since_dt, until_dt, sm_stats)]
@@ -174,9 +179,10 @@ def _warc_inputs(values: list[str]) -> list[str]:
         raise  # (fail exits)
 
 
-def _cc_news_files(cfg, value: str, since: str | None, until: str | None, since_dt, until_dt) -> list[str]:
+def _cc_news_files(cfg: Config, value: str, until: str | None, since_dt: datetime | None,
+                   until_dt: datetime | None) -> list[str]:
     """The CC-NEWS file URLs of --cc-news [MONTH|DAY] and --since/--until (a bare date: that whole day)."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import UTC, datetime, timedelta
 
     from .sources.ccnews import CCNewsError, cc_news_files, period
 
@@ -186,11 +192,12 @@ def _cc_news_files(cfg, value: str, since: str | None, until: str | None, since_
         elif since_dt is None and until_dt is None:
             raise CCNewsError("--cc-news needs a month (2018-06), a day (2018-06-12) or --since/--until")
         else:
-            start, end = datetime(2016, 8, 1, tzinfo=timezone.utc), datetime.now(timezone.utc)
+            start, end = datetime(2016, 8, 1, tzinfo=UTC), datetime.now(UTC)
         if since_dt is not None:
             start = max(start, since_dt)
         if until_dt is not None:
-            end = min(end, until_dt + (timedelta(days=1) if len(until.strip()) == 10 else timedelta(seconds=1)))
+            whole_day = until is not None and len(until.strip()) == 10  # a bare date: that whole day
+            end = min(end, until_dt + (timedelta(days=1) if whole_day else timedelta(seconds=1)))
         files = cc_news_files(cfg.cc_news.base_url, start, end, user_agent=cfg.fetch.user_agent,
                               timeout=cfg.fetch.timeout)
     except (CCNewsError, OSError) as e:
