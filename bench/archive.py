@@ -216,7 +216,7 @@ def ceiling(path: Path, matcher: TopicMatcher, n: int, workers: int = 2) -> tupl
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_ceiling, initargs=(matcher,)) as ex:
         list(ex.map(abs, range(workers * 4)))  # workers up
-        sampler = CpuSampler(os.getpid())
+        sampler: Any = CpuSampler(os.getpid())
         sampler.start()
         t0 = time.perf_counter()
         kept = sum(ex.map(_extract, items, chunksize=4))
@@ -313,7 +313,8 @@ def run_cli(url: str, work: Path, topics: list[Any]) -> dict[str, Any]:
     with open(log, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "ingest", "backfill", "--config", str(cfg), "--warc", url],
                                 cwd=work, stdout=subprocess.DEVNULL, stderr=err)
-        rss, cpu = Sampler(proc.pid), CpuSampler(proc.pid)
+        rss: Any = Sampler(proc.pid)  # (bench.memory / bench.throughput are not annotated)
+        cpu: Any = CpuSampler(proc.pid)
         rss.start()
         cpu.start()
         code = proc.wait(3600)

@@ -101,6 +101,24 @@ def test_remote_reads_are_retried_after_a_dropped_connection(tmp_path, caplog):
     assert any("retrying" in r.getMessage() for r in caplog.records)
 
 
+def test_a_server_without_ranges_ends_the_file_with_one_line(tmp_path, caplog, monkeypatch):
+    from ingest.sources import remote
+
+    monkeypatch.setattr(remote, "BLOCK", 16384)  # so that the file takes several range requests
+    path = write_warc(tmp_path / "www" / "crawl.warc.gz", pages("paper", 10, 10), padding=4000)
+    assert path.stat().st_size > 4 * 16384
+    stats = WarcStats()
+    got: list = []
+    with WarcServer.threaded(tmp_path / "www") as srv:
+        try:  # (the next block is fetched in the background: the failure may come with the first bytes)
+            got += warc_pages(srv.url("crawl.warc.gz", norange=1), stats=stats)
+            lines = [r.getMessage() for r in caplog.records if "range requests" in r.getMessage()]
+            assert stats.failed == 1
+        except RemoteError as e:
+            lines = [str(e)]
+    assert len(got) < 20 and len(lines) == 1 and "\n" not in lines[0]
+
+
 def test_a_missing_url_raises_one_line(tmp_path):
     (tmp_path / "www").mkdir()
     with WarcServer.threaded(tmp_path / "www") as srv, pytest.raises(RemoteError, match="not found") as e:

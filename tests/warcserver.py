@@ -4,6 +4,7 @@
         srv.url("crawl.warc.gz")                    # plain: aiohttp's FileResponse (HEAD, Range)
         srv.url("crawl.warc.gz", rate=200_000)      # GET bodies at ~200 KB/s
         srv.url("crawl.warc.gz", drop=2)            # the first 2 GETs of that path stop half-way
+        srv.url("crawl.warc.gz", norange=1)         # Range ignored: always the whole file, 200
         srv.gets["crawl.warc.gz"]                   # GET requests seen per path
 
 Every wait is bounded (`max_wait`), so no test can hang on the server.
@@ -47,11 +48,12 @@ class WarcServer:
         self.gets[rel] += 1
         rate = float(request.query.get("rate", 0))
         drop = int(request.query.get("drop", 0))
-        if not rate and self.dropped[rel] >= drop:
+        ranges = request.query.get("norange") is None
+        if not rate and self.dropped[rel] >= drop and ranges:
             return web.FileResponse(path)
         data = path.read_bytes()
         start, end, status = 0, len(data) - 1, 200
-        m = re.match(r"bytes=(\d+)-(\d*)", request.headers.get("Range", ""))
+        m = re.match(r"bytes=(\d+)-(\d*)", request.headers.get("Range", "")) if ranges else None
         if m:
             start, status = int(m.group(1)), 206
             end = min(int(m.group(2)) if m.group(2) else end, len(data) - 1)

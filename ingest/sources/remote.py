@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 log = logging.getLogger(__name__)
 logging.getLogger("fsspec").setLevel(logging.WARNING)  # it logs every block fetch at INFO: not ours to show
 
-BLOCK = int(os.environ.get("INGEST_REMOTE_BLOCK", 8 << 20))  # bytes per range request (smaller: steadier on slow links)
+BLOCK = int(os.environ.get("INGEST_REMOTE_BLOCK") or 8 << 20)  # bytes per range request (smaller: steadier on slow links)
 MAX_BLOCKS = 3  # blocks held: the current one, the next (prefetched), one to seek back into
 RETRIES = 3
 BACKOFF = 0.5  # seconds before the first retry, doubled each time
@@ -153,6 +153,9 @@ class RemoteFile:
                 return data
             except (FileNotFoundError, PermissionError) as e:
                 raise RemoteError(f"{self.url}: gone while reading at byte {self._pos}: {one_line(e)}") from None
+            except ValueError as e:  # fsspec: the server answered a range request with the whole file
+                raise RemoteError(f"{self.url}: cannot read at byte {self._pos}: the server does not accept range "
+                                  f"requests ({one_line(e)[:120]})") from None
             except Exception as e:  # noqa: BLE001 - connection resets, timeouts, 5xx: retried
                 if attempt == RETRIES:
                     raise RemoteError(f"{self.url}: read failed at byte {self._pos} after {RETRIES} retries: "
@@ -173,7 +176,10 @@ class RemoteFile:
         elif whence == os.SEEK_END:
             offset += self.info.size or 0
         self._pos = max(0, offset)
-        self._file.seek(self._pos)
+        try:
+            self._file.seek(self._pos)
+        except (ValueError, OSError) as e:  # a streaming file (no ranges) cannot go back
+            raise RemoteError(f"{self.url}: cannot seek to byte {self._pos}: {one_line(e)}") from None
         return self._pos
 
     def tell(self) -> int:
