@@ -68,7 +68,8 @@ class WarcServer:
         if self.dropped[rel] < drop:  # half the body, then the connection goes
             self.dropped[rel] += 1
             await resp.write(body[: len(body) // 2])
-            request.transport.close()
+            if request.transport is not None:
+                request.transport.close()
             return resp
         step = 16384
         for i in range(0, len(body), step):
