@@ -1,9 +1,10 @@
 """`python -m eval analysis`: evaluation commands (see docs/analysis.md)."""
 import sys
 
-from . import analysis, coverage, extraction, versions, warc
+from . import analysis, coverage, extraction, prefilter, versions, warc
 
-COMMANDS = {"analysis": analysis.run, "coverage": coverage.run, "extraction": extraction.run, "warc": warc.run, "versions": versions.run}
+COMMANDS = {"analysis": analysis.run, "coverage": coverage.run, "extraction": extraction.run,
+            "prefilter": prefilter.run, "warc": warc.run, "versions": versions.run}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

@@ -72,6 +72,13 @@ class AnalysisConfig:
 
 
 @dataclass
+class CCNewsConfig:
+    """Where `ingest backfill --cc-news` reads Common Crawl's news crawl (listings and WARC files)."""
+
+    base_url: str = "https://data.commoncrawl.org/"  # http(s):// or s3:// (s3://commoncrawl/ needs AWS credentials)
+
+
+@dataclass
 class Config:
     database: str = "ingest.db"
     feeds: list[FeedConfig] = field(default_factory=list)
@@ -79,6 +86,7 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    cc_news: CCNewsConfig = field(default_factory=CCNewsConfig)
     workers: int = max(1, min(2, os.cpu_count() or 1))
     log_format: str = "text"  # "text" | "json"
 
@@ -152,6 +160,8 @@ def _validate(cfg: Config) -> Config:
                 re.compile(kw)
             except re.error as e:
                 raise ConfigError(f"topics[{i}].keywords[{j}]: bad pattern {kw!r}: {e}") from None
+    if not re.match(r"^(https?|s3)://", cfg.cc_news.base_url):
+        raise ConfigError(f"cc_news.base_url: expected an http(s):// or s3:// URL, got {cfg.cc_news.base_url!r}")
     if cfg.log_format not in ("text", "json"):
         raise ConfigError(f"log_format: expected 'text' or 'json', got {cfg.log_format!r}")
     for name in ("per_host_concurrency", "max_bytes", "workers"):

@@ -8,12 +8,17 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import Interrupted, config_options, fail, interrupted_exit, run_interruptible
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ingest.config import Config
 
 
 class LazyGroup(click.Group):
@@ -112,13 +117,20 @@ def _when(value: str | None, option: str):
 @click.option("--urls", "url_file", type=click.Path(dir_okay=False), help="File with one URL per line.")
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
               help="A sitemap, sitemap index or site URL (robots.txt discovery). Repeatable.")
-@click.option("--warc", "warcs", multiple=True, metavar="FILE", help="A WARC/ARC file (gzip'd or not). Repeatable.")
-@click.option("--since", default=None, help="Sitemaps: only pages published/modified on or after this date.")
-@click.option("--until", default=None, help="Sitemaps: only pages published/modified before this date.")
+@click.option("--warc", "warcs", multiple=True, metavar="FILE|GLOB|URL",
+              help="A WARC/ARC file (gzip'd or not): a path, a glob ('crawl/*.warc.gz'), an http(s):// or s3:// "
+                   "URL (streamed, never copied to disk). Repeatable.")
+@click.option("--cc-news", "cc_news", is_flag=False, flag_value="", default=None, metavar="[YYYY-MM[-DD]]",
+              help="Common Crawl's CC-NEWS files of a month or a day (their names carry the date), or of "
+                   "--since/--until, from cc_news.base_url.")
+@click.option("--since", default=None, help="Sitemaps: only pages published/modified on or after this date. "
+                                            "CC-NEWS: files from this date on.")
+@click.option("--until", default=None, help="Sitemaps: only pages published/modified before this date. "
+                                            "CC-NEWS: files up to this date (a day: the whole day).")
 @click.option("--dry-run", is_flag=True, help="List what would be fetched or stored; change nothing.")
 @_archive_option
-def backfill(cfg, urls, url_file, sitemaps, warcs, since, until, dry_run, archive):
-    """Store articles from URLs, a URL file, sitemaps or WARC files. Reruns skip what is done."""
+def backfill(cfg, urls, url_file, sitemaps, warcs, cc_news, since, until, dry_run, archive):
+    """Store articles from URLs, a URL file, sitemaps, WARC files or CC-NEWS. Reruns skip what is done."""
     from ingest.run import backfill as bf
     from ingest.sources.sitemap import SitemapStats
     from ingest.sources.urls import read_url_file
@@ -130,16 +142,15 @@ def backfill(cfg, urls, url_file, sitemaps, warcs, since, until, dry_run, archiv
             todo += read_url_file(url_file)
         except OSError as e:
             fail(f"cannot read URL file: {e.strerror or e}: {url_file}", 1)
-    if not (todo or sitemaps or warcs):
-        raise click.UsageError("give URLs, --urls FILE, --sitemap URL or --warc FILE")
-    for path in warcs:
-        if not os.path.isfile(path):
-            fail(f"WARC file not found: {path}", 1)
+    if not (todo or sitemaps or warcs or cc_news is not None):
+        raise click.UsageError("give URLs, --urls FILE, --sitemap URL, --warc FILE or --cc-news [MONTH|DAY]")
     since_dt, until_dt = _when(since, "--since"), _when(until, "--until")
+    warc_files = _warc_inputs(list(warcs)) + (_cc_news_files(cfg, cc_news, until, since_dt, until_dt)
+                                              if cc_news is not None else [])
     sm_stats, warc_stats = SitemapStats(), WarcStats()
     sources = ([bf.from_urls(todo)] if todo else []) + ([bf.from_sitemaps(list(sitemaps), since_dt, until_dt, sm_stats)]
-                                                        if sitemaps else []) + ([bf.from_warcs(list(warcs), warc_stats)]
-                                                                                if warcs else [])
+                                                        if sitemaps else []) + ([bf.from_warcs(warc_files, warc_stats)]
+                                                                                if warc_files else [])
     store = _open_archive(archive)
     try:
         for source in sources:
@@ -154,8 +165,47 @@ def backfill(cfg, urls, url_file, sitemaps, warcs, since, until, dry_run, archiv
             store.close()
     if sitemaps:
         click.echo(f"sitemaps: {sm_stats}", err=True)
-    if warcs:
+    if warc_files:
         click.echo(f"warc: {warc_stats}", err=True)
+
+
+def _warc_inputs(values: list[str]) -> list[str]:
+    """--warc values as files and URLs: globs expanded, local files checked; one-line errors."""
+    from ingest.sources.remote import expand
+
+    try:
+        return expand(values)
+    except OSError as e:  # FileNotFoundError, RemoteError (s3fs missing, bad scheme)
+        fail(str(e), 1)
+        raise  # (fail exits)
+
+
+def _cc_news_files(cfg: Config, value: str, until: str | None, since_dt: datetime | None,
+                   until_dt: datetime | None) -> list[str]:
+    """The CC-NEWS file URLs of --cc-news [MONTH|DAY] and --since/--until (a bare date: that whole day)."""
+    from datetime import UTC, datetime, timedelta
+
+    from ingest.sources.ccnews import CCNewsError, cc_news_files, period
+
+    try:
+        if value:
+            start, end = period(value)
+        elif since_dt is None and until_dt is None:
+            raise CCNewsError("--cc-news needs a month (2018-06), a day (2018-06-12) or --since/--until")
+        else:
+            start, end = datetime(2016, 8, 1, tzinfo=UTC), datetime.now(UTC)
+        if since_dt is not None:
+            start = max(start, since_dt)
+        if until_dt is not None:
+            whole_day = until is not None and len(until.strip()) == 10  # a bare date: that whole day
+            end = min(end, until_dt + (timedelta(days=1) if whole_day else timedelta(seconds=1)))
+        files = cc_news_files(cfg.cc_news.base_url, start, end, user_agent=cfg.fetch.user_agent,
+                              timeout=cfg.fetch.timeout)
+    except (CCNewsError, OSError) as e:
+        fail(str(e), 1)
+    if not files:
+        fail(f"no CC-NEWS file from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC", 1)
+    return files
 
 
 @main.command()

@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, AsyncIterable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ingest.config import Config
+from ingest.extract.prefilter import Prefilter
 from ingest.progress import progress
 from ingest.records import Candidate, Page
 from ingest.sources.sitemap import SitemapStats, sitemap_candidates
 from ingest.sources.urls import url_candidates
-from ingest.sources.warc import WarcStats, warc_pages
+from ingest.sources.warc import WarcStats, warc_items
 from ingest.store import open_store
 
 from .pipeline import Archive, Pipeline
@@ -33,7 +34,7 @@ class BackfillReport:
 
 
 Record = Candidate | tuple[Candidate, Page]
-Records = Iterable[Record] | AsyncIterable[Candidate]
+Records = Iterable[Record | None] | AsyncIterable[Candidate]
 Source = Callable[[Pipeline], Records]  # given the running pipeline (for its fetcher), the records
 
 
@@ -41,15 +42,19 @@ async def as_items(records: Records) -> AsyncIterator[tuple[Candidate, Page | No
     """Any source as an async stream of (candidate, page or None).
 
     Sync iterators (URL lists, WARC files) are advanced on a thread: reading a WARC
-    record is file I/O and gzip work that must not stall the event loop.
+    record is file I/O and gzip work that must not stall the event loop. A None from one
+    is a heartbeat (a WARC source dropping off-topic records): nothing to do, but the
+    loop gets control back, so a cancellation is seen within a fraction of a second.
     """
     if isinstance(records, AsyncIterable):
         async for c in records:
             yield (c, None)
         return
-    it: Iterator[Record] = iter(records)
-    while (item := await asyncio.to_thread(next, it, None)) is not None:
-        yield item if isinstance(item, tuple) else (item, None)
+    it: Iterator[Record | None] = iter(records)
+    done = object()
+    while (item := await asyncio.to_thread(next, it, done)) is not done:
+        if item is not None:
+            yield item if isinstance(item, tuple) else (item, None)
 
 
 async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts: dict[str, str] | None = None,
@@ -89,9 +94,27 @@ def from_sitemaps(urls: list[str], since: datetime | None = None, until: datetim
     return records
 
 
-def from_warcs(paths: list[str], stats: WarcStats | None = None, max_bytes: int = 10_000_000) -> Source:
-    def records(pipe: Pipeline) -> Iterator[tuple[Candidate, Page]]:
-        for path in paths:
-            yield from warc_pages(path, max_bytes=max_bytes, stats=stats)
+def from_warcs(paths: list[str], stats: WarcStats | None = None, max_bytes: int = 10_000_000,
+               prefilter: bool = True) -> Source:
+    """WARC files or URLs, read on a thread. With topics configured, the topic prefilter drops
+    pages that cannot be on topic before they reach the extraction workers (counted in `stats`
+    and as "prefiltered" in the run's counts). A file that cannot be opened (404, missing) is
+    one warning line and the next file is read."""
+
+    def records(pipe: Pipeline) -> Iterator[tuple[Candidate, Page] | None]:
+        st = stats if stats is not None else WarcStats()
+        pf = Prefilter.from_matcher(pipe.matcher) if prefilter else None
+        before = st.prefiltered
+        try:
+            for path in paths:
+                try:
+                    yield from warc_items(path, max_bytes=max_bytes, stats=st, prefilter=pf,
+                                          user_agent=pipe.cfg.fetch.user_agent, timeout=pipe.cfg.fetch.timeout)
+                except OSError as e:  # cannot be opened (RemoteError: 404, refused; a local file gone)
+                    st.failed += 1
+                    log.warning("warc skipped: %s", e)
+        finally:  # on this thread, once: the loop's own counts are other keys
+            if st.prefiltered > before:
+                pipe.tally.counts["prefiltered"] += st.prefiltered - before
 
     return records
