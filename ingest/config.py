@@ -60,6 +60,7 @@ class ScheduleConfig:
     recheck_growth: float = 1.5
     recheck_max_age_days: float = 7.0
     recheck_budget: int = 50  # article re-checks per tick
+    status_every: float = 300.0  # seconds between the daemon's status lines (and status file updates)
 
 
 @dataclass

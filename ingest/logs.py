@@ -1,12 +1,21 @@
-"""One line per event, as text or JSON (`--log-format json`), to stderr."""
+"""One line per event, as text or JSON (`--log-format json`), to stderr or a file.
+
+Everything a command says goes through here: log events, its summary line (`say`) and its
+last error (`error`), so with `--log-format json` every line a command writes is one JSON
+object, and with `--log-file` the log goes to the file while stderr keeps only the errors.
+"""
 from __future__ import annotations
 
 import json
 import logging
 import sys
 from datetime import datetime, timezone
+from typing import Any, TextIO
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_NOISY = ("trafilatura", "htmldate", "courlan", "charset_normalizer", "apscheduler", "urllib3", "readability",
+          "aiohttp", "asyncio", "datasette", "uvicorn", "fsspec")
+_FORMAT = {"fmt": "text"}  # the format of this process's output (set by setup_logging)
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,7 +35,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
@@ -34,11 +43,32 @@ class TextFormatter(logging.Formatter):
         return line.replace("\n", " | ")  # one event, one line
 
 
-def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def setup_logging(fmt: str = "text", verbosity: int = 0, file: str | None = None) -> None:
+    """verbosity: -1 quiet (warnings and errors), 0 events, 1 debug for ingest, 2 debug for everything."""
+    _FORMAT["fmt"] = fmt
+    stream: TextIO = open(file, "a", encoding="utf-8", buffering=1) if file else sys.stderr  # noqa: SIM115
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
-    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer", "apscheduler", "urllib3", "readability"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    root.setLevel({-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG))
+    for noisy in _NOISY:
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+
+
+def say(line: str, **fields: Any) -> None:
+    """A command's own summary line on stderr: plain text, or a JSON object with `fields`."""
+    print(_render("info", line, fields), file=sys.stderr, flush=True)
+
+
+def error(line: str, **fields: Any) -> None:
+    """A command's one-line error on stderr ("ingest: ..." in text, a JSON object in json)."""
+    print(_render("error", line, fields), file=sys.stderr, flush=True)
+
+
+def _render(level: str, line: str, fields: dict[str, Any]) -> str:
+    if _FORMAT["fmt"] == "json":
+        ts = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        return json.dumps({"ts": ts, "level": level, "logger": "ingest", "msg": line, **fields}, default=str,
+                          ensure_ascii=False)
+    return f"ingest: {line}" if level == "error" else line

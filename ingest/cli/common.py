@@ -1,71 +1,100 @@
-"""Shared pieces of the command line: config options, one-line errors, exit codes.
+"""What every command shares: its options, its one-line errors, its exit codes, signals.
 
-The commands live in ingest/cli/ (run.py-style groups by stage) and are registered in ingest/cli/__init__.py.
-Exit codes: 0 success, 2 bad usage or config, 1 any other failure, 128 + signal number
-when a signal stopped a one-shot command (130 for Ctrl-C, 143 for SIGTERM).
+Exit codes (README "Exit codes"):
+  0    success
+  1    the command ran but did not do what it was asked (nothing stored, every feed failing,
+       a busy port, another daemon on the database)
+  2    bad usage: an unknown option, a bad config, a bad path (`--db` a folder, not SQLite,
+       missing, or in a missing folder)
+  3    storage fault: the database cannot be used safely (read-only, disk full, corrupt)
+  128+n  stopped by signal n (130 Ctrl-C, 143 SIGTERM); everything stored is kept
 """
 from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import os
 import signal
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from ingest.config import Config, ConfigError, load_config
-from ingest.logs import setup_logging
+from ingest.logs import error, setup_logging
+from ingest.store.errors import StoreError
 
+OK, FAILED, USAGE, STORAGE = 0, 1, 2, 3
 DEFAULT_CONFIG = "config.yaml"
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def config_options(f):
-    """Add --config, --db and --log-format to a command; pass a loaded `cfg` instead."""
+def command_options(f: F) -> F:
+    """--config, --db, --log-format, --log-file, -v/-vv, -q on a command, which gets a loaded `cfg`.
+
+    Errors that end a command (config, storage, a signal) become one line and their exit code.
+    """
 
     @click.option("--config", "config_path", default=None, metavar="FILE",
                   help=f"YAML config (default: ./{DEFAULT_CONFIG} if present, else built-in defaults).")
-    @click.option("--db", "db_path", default=None, metavar="PATH", help="SQLite database file (overrides `database`).")
-    @click.option("--log-format", type=click.Choice(["text", "json"]), default=None, help="Log line format.")
-    @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+    @click.option("--db", "db_path", default=None, metavar="PATH", help="Database file (overrides `database`).")
+    @click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+                  help="text, or one JSON object per line.")
+    @click.option("--log-file", default=None, metavar="FILE", help="Append the log to FILE instead of stderr.")
+    @click.option("-v", "--verbose", count=True, help="More detail: -v debug lines, -vv also the libraries'.")
+    @click.option("-q", "--quiet", is_flag=True, help="Only warnings, errors and the final summary.")
     @functools.wraps(f)
-    def wrapper(config_path, db_path, log_format, verbose, **kwargs):
+    def wrapper(config_path: str | None, db_path: str | None, log_format: str | None, log_file: str | None,
+                verbose: int, quiet: bool, **kwargs: Any) -> Any:
         cfg = load_or_exit(config_path, db_path)
         if log_format:
             cfg.log_format = log_format
-        setup_logging(cfg.log_format, logging.DEBUG if verbose else logging.INFO)
+        try:
+            setup_logging(cfg.log_format, -1 if quiet else verbose, log_file)
+        except OSError as e:
+            fail(f"cannot write the log file {log_file}: {e.strerror}", USAGE)
         try:
             return f(cfg=cfg, **kwargs)
         except ConfigError as e:
-            fail(str(e), 2)
+            fail(str(e), USAGE)
+        except StoreError as e:
+            fail(str(e), e.code)
+        except Interrupted as e:
+            interrupted_exit(e)
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]
 
 
 def load_or_exit(config_path: str | None, db_path: str | None) -> Config:
-    import os
-
     if config_path is None and os.path.exists(DEFAULT_CONFIG):
         config_path = DEFAULT_CONFIG
     try:
         return load_config(config_path, db_path)
     except ConfigError as e:
-        fail(f"config error: {e}", 2)
+        fail(f"config error: {e}", USAGE)
 
 
-def fail(message: str, code: int = 1):
-    """Print one line to stderr and exit."""
-    click.echo(f"ingest: {message}", err=True)
+def fail(message: str, code: int = FAILED) -> NoReturn:
+    """One line on stderr (a JSON object with --log-format json), then exit."""
+    error(message, exit_code=code)
     sys.exit(code)
 
 
 class Interrupted(Exception):
-    """A one-shot command was stopped by SIGINT or SIGTERM (the signal's number is `args[0]`)."""
+    """A command was stopped by SIGINT or SIGTERM (the signal's number is `args[0]`)."""
 
 
-def run_interruptible(coro):
-    """asyncio.run(coro) for one-shot commands (`run --once`, `backfill`), stoppable by a signal.
+def interrupted_exit(e: Interrupted) -> NoReturn:
+    """The one line and exit code (128 + signal, e.g. 130 for Ctrl-C) of an interrupted command."""
+    signum = e.args[0]
+    fail(f"interrupted by {signal.Signals(signum).name}; everything stored so far is kept (run again to continue)",
+         128 + signum)
+
+
+def run_interruptible(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run(coro) for one-shot commands, stoppable by a signal.
 
     The first SIGINT/SIGTERM cancels the command: in-flight articles are abandoned (each
     article is one transaction, so the database holds whole articles only; a rerun picks up
@@ -74,7 +103,7 @@ def run_interruptible(coro):
     """
     got: list[int] = []
 
-    async def main():
+    async def main() -> T:
         task = asyncio.ensure_future(coro)
         loop = asyncio.get_running_loop()
 
@@ -96,8 +125,11 @@ def run_interruptible(coro):
     return asyncio.run(main())
 
 
-def interrupted_exit(e: Interrupted):
-    """The one line and exit code (128 + signal, e.g. 130 for Ctrl-C) of an interrupted command."""
-    signum = e.args[0]
-    fail(f"interrupted by {signal.Signals(signum).name}; everything stored so far is kept (run again to continue)",
-         128 + signum)
+def sigterm_interrupts() -> None:
+    """Make SIGTERM stop a synchronous command the way Ctrl-C does (an exception, so `finally`
+    blocks run: an export removes its temporary file), as `Interrupted(SIGTERM)`."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGTERM, handler)

@@ -1,13 +1,12 @@
 """`ingest demo`: the whole pipeline on a generated news world, no network needed."""
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from pathlib import Path
 
 import click
 
-from ingest.config import parse_config
+from ingest.config import Config, parse_config
 from ingest.run.daemon import run_once
 from ingest.read.api import Reader
 
@@ -25,6 +24,17 @@ def _report(db: str) -> None:
             if a.garbled:
                 marks.append(f"garbled:{'+'.join(a.garbled.reasons)} ({a.garbled.score:.2f})")
             click.echo(f"#{a.id:<3} v{a.version}  {a.site:<16} {a.title[:48]:<48}  {', '.join(marks) or 'clean'}")
+
+
+async def demo(db_path: str | None, keep: bool = False, cfg: Config | None = None) -> int:
+    """Run the demonstration; `db_path` None: a temporary database (kept with `keep`)."""
+    tmp = None if db_path else tempfile.TemporaryDirectory(prefix="ingest-demo-")
+    db = db_path or str(Path(tmp.name if tmp else ".") / "demo.db")
+    try:
+        return await _demo(db)
+    finally:
+        if tmp is not None and not keep:
+            tmp.cleanup()
 
 
 async def _demo(db: str) -> int:
@@ -45,7 +55,3 @@ async def _demo(db: str) -> int:
     click.echo(f"\nExplore: ingest export --db {db} --format jsonl | ingest stats --db {db}")
     return 0
 
-
-def demo(db_path: str | None) -> int:
-    db = db_path or str(Path(tempfile.mkdtemp(prefix="ingest-demo-")) / "demo.db")
-    return asyncio.run(_demo(db))

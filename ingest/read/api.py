@@ -63,6 +63,11 @@ class Reader:
         sql = SEARCH_ARTICLES_SQL + (f" LIMIT {int(limit)}" if limit is not None else "")
         return (article_from_row(r) for r in self.conn.execute(sql, {"q": query}))
 
+    def backfill_done(self, source: str, key: str) -> bool:
+        """Whether a backfill record was handled already (what a dry run leaves out)."""
+        row = self.conn.execute("SELECT 1 FROM backfill_done WHERE source = ? AND key = ?", (source, key)).fetchone()
+        return row is not None
+
     def sql(self, query: str, params: Any = ()) -> list[sqlite3.Row]:
         """Run any read-only SQL (the views `latest`, `clean`, `duplicates`, `garbled`,
         `feed_health` are there); rows support both index and column-name access."""

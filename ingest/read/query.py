@@ -32,17 +32,21 @@ def open_readonly(db_path: str | Path) -> sqlite3.Connection:
     Never creates a file (an export of a mistyped path must not leave an empty database)
     and never migrates: the daemon owns the schema.
     """
-    from ingest.store.sqlite.connection import connect  # lazily: `import ingest` (for ingest.open) stays cheap
+    # lazily: `import ingest` (for ingest.open) stays cheap
+    from ingest.store.errors import FAILED, StoreError, fatal
+    from ingest.store.sqlite.connection import check_path, connect
 
     path = Path(db_path)
-    if not path.is_file():
-        raise ReadError(f"no database at {path}")
-    conn = connect(path, readonly=True)
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    check_path(path, write=False)  # StoreError: no database, a folder, not SQLite
+    try:
+        conn = connect(path, readonly=True)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as e:
+        raise fatal(e, str(path)) or StoreError(f"cannot read the database {path}: {e}") from None
     if version < READ_SCHEMA:
         conn.close()
-        raise ReadError(f"{path} has schema version {version}, the read views need {READ_SCHEMA}; "
-                        "run any writing ingest command once to migrate it")
+        raise StoreError(f"{path} has schema version {version}, the read views need {READ_SCHEMA}; "
+                         "run any writing ingest command once to migrate it", FAILED)
     return conn
 
 

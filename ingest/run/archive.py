@@ -26,6 +26,7 @@ import os
 from datetime import datetime, timezone
 from http import HTTPStatus
 from pathlib import Path
+from typing import BinaryIO
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
@@ -64,13 +65,13 @@ def http_head(page: Page) -> StatusAndHeaders:
 class WarcArchive:
     """Appends pages to rotating .warc.gz files in one directory."""
 
-    def __init__(self, directory: str | os.PathLike, *, max_size: int = MAX_SIZE):
+    def __init__(self, directory: str | os.PathLike[str], *, max_size: int = MAX_SIZE):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.max_size = max_size
         self.files: list[Path] = []  # every file opened, in order
         self.records = 0
-        self._fh = None
+        self._fh: BinaryIO | None = None
         self._writer: WARCWriter | None = None
         self._open()
 

@@ -12,9 +12,13 @@ from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
+from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
 from ingest.extract.prefilter import Prefilter
+from ingest.fetch import FetchPort, Fetcher
+from ingest.read.api import Reader
 from ingest.progress import progress
 from ingest.records import Candidate, Page
 from ingest.sources.sitemap import SitemapStats, sitemap_candidates
@@ -35,7 +39,20 @@ class BackfillReport:
 
 Record = Candidate | tuple[Candidate, Page]
 Records = Iterable[Record | None] | AsyncIterable[Candidate]
-Source = Callable[[Pipeline], Records]  # given the running pipeline (for its fetcher), the records
+
+
+@dataclass
+class Context:
+    """What a source may use while it lists records: a fetcher (sitemaps), the topics (the WARC
+    prefilter), the config and the run's counts."""
+
+    cfg: Config
+    fetcher: FetchPort
+    matcher: TopicMatcher
+    counts: Counter[str]
+
+
+Source = Callable[[Context], Records]
 
 
 async def as_items(records: Records) -> AsyncIterator[tuple[Candidate, Page | None]]:
@@ -59,18 +76,23 @@ async def as_items(records: Records) -> AsyncIterator[tuple[Candidate, Page | No
 
 async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts: dict[str, str] | None = None,
                    archive: Archive | None = None) -> BackfillReport:
-    """Run the pipeline over a source's records, skipping those already done."""
+    """Run the pipeline over a source's records, skipping those already done.
+
+    A dry run lists what would be fetched or stored and writes nothing: no database is created,
+    no worker started (an existing database is read to leave out what is done).
+    """
+    if dry_run:
+        return await _dry_run(cfg, source, hosts)
     report = BackfillReport()
     async with open_store(cfg) as store, Pipeline(cfg, store, hosts=hosts, refetch_known=True,
                                                   archive=archive) as pipe:
-        records = source(pipe)
+        assert pipe.fetcher is not None
+        records = source(Context(cfg, pipe.fetcher, pipe.matcher, pipe.tally.counts))
         total = len(records) if isinstance(records, list) else None  # URL lists: rate and ETA
         with progress("backfill", total=total, unit="records") as tick:
             async for cand, page in as_items(records):
                 if cand.record_key and await store.backfill.is_done(cand.source, cand.record_key):
                     report.counts["already_done"] += 1
-                elif dry_run:
-                    report.planned.append(cand.url)
                 else:
                     await pipe.submit(cand, page)
                 tick()
@@ -79,16 +101,32 @@ async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts:
     return report
 
 
+async def _dry_run(cfg: Config, source: Source, hosts: dict[str, str] | None) -> BackfillReport:
+    report = BackfillReport()
+    reader = Reader(cfg.database) if Path(cfg.database).is_file() else None
+    try:
+        async with Fetcher(cfg.fetch, hosts=hosts) as fetcher:
+            records = source(Context(cfg, fetcher, TopicMatcher.from_config(cfg.topics), report.counts))
+            async for cand, _ in as_items(records):
+                if cand.record_key and reader is not None and reader.backfill_done(cand.source, cand.record_key):
+                    report.counts["already_done"] += 1
+                else:
+                    report.planned.append(cand.url)
+    finally:
+        if reader is not None:
+            reader.close()
+    return report
+
+
 def from_urls(urls: list[str]) -> Source:
-    return lambda pipe: url_candidates(urls)
+    return lambda ctx: url_candidates(urls)
 
 
 def from_sitemaps(urls: list[str], since: datetime | None = None, until: datetime | None = None,
                   stats: SitemapStats | None = None) -> Source:
-    async def records(pipe: Pipeline) -> AsyncIterator[Candidate]:
-        assert pipe.fetcher is not None
+    async def records(ctx: Context) -> AsyncIterator[Candidate]:
         for url in urls:
-            async for cand in sitemap_candidates(pipe.fetcher.fetch, url, since=since, until=until, stats=stats):
+            async for cand in sitemap_candidates(ctx.fetcher.fetch, url, since=since, until=until, stats=stats):
                 yield cand
 
     return records
@@ -101,20 +139,20 @@ def from_warcs(paths: list[str], stats: WarcStats | None = None, max_bytes: int 
     and as "prefiltered" in the run's counts). A file that cannot be opened (404, missing) is
     one warning line and the next file is read."""
 
-    def records(pipe: Pipeline) -> Iterator[tuple[Candidate, Page] | None]:
+    def records(ctx: Context) -> Iterator[tuple[Candidate, Page] | None]:
         st = stats if stats is not None else WarcStats()
-        pf = Prefilter.from_matcher(pipe.matcher) if prefilter else None
+        pf = Prefilter.from_matcher(ctx.matcher) if prefilter else None
         before = st.prefiltered
         try:
             for path in paths:
                 try:
                     yield from warc_items(path, max_bytes=max_bytes, stats=st, prefilter=pf,
-                                          user_agent=pipe.cfg.fetch.user_agent, timeout=pipe.cfg.fetch.timeout)
+                                          user_agent=ctx.cfg.fetch.user_agent, timeout=ctx.cfg.fetch.timeout)
                 except OSError as e:  # cannot be opened (RemoteError: 404, refused; a local file gone)
                     st.failed += 1
                     log.warning("warc skipped: %s", e)
         finally:  # on this thread, once: the loop's own counts are other keys
             if st.prefiltered > before:
-                pipe.tally.counts["prefiltered"] += st.prefiltered - before
+                ctx.counts["prefiltered"] += st.prefiltered - before
 
     return records

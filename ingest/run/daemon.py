@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-from collections.abc import Awaitable
 import logging
+from collections.abc import Awaitable
 import os
 import signal
 from datetime import datetime, timedelta
@@ -34,7 +34,9 @@ from ingest.store.errors import StoreError
 from ingest.store.schedule import stagger
 from ingest.times import UTC, now
 
+from .metrics import Metrics
 from .pipeline import Archive, Pipeline
+from .status import StatusFile
 
 log = logging.getLogger("ingest.daemon")
 SHUTDOWN_GRACE = 20.0  # seconds in-flight work gets after SIGTERM before it is abandoned
@@ -110,10 +112,15 @@ async def run_once(cfg: Config, hosts: dict[str, str] | None = None, archive: Ar
 
 class Daemon:
     def __init__(self, cfg: Config, hosts: dict[str, str] | None = None, grace: float = SHUTDOWN_GRACE,
-                 archive: Archive | None = None):
+                 archive: Archive | None = None, metrics: tuple[str, int] | None = None):
         self.cfg = cfg
         self.hosts = hosts
         self.archive = archive
+        self.metrics_at = metrics
+        self.started = now()
+        self.status = StatusFile(cfg.database)
+        self._first_round_told = False
+        self._n_feeds = 0
         self.grace = grace
         self.stop = asyncio.Event()
         self._signals = 0
@@ -139,12 +146,23 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
-        log.info("starting with config %s", describe(self.cfg), extra={"config": describe(self.cfg), "outcome": "start"})
+        log.info("ingest run: %s", start_line(self.cfg), extra={"outcome": "start", **start_fields(self.cfg)})
+        log.debug("config: %s", describe(self.cfg), extra={"config": describe(self.cfg)})
         hosts = self.hosts if self.hosts is not None else test_hosts_from_env()
-        async with open_store(self.cfg) as store, Pipeline(self.cfg, store, hosts=hosts,
-                                                           archive=self.archive) as pipe:
+        metrics = Metrics() if self.metrics_at else None
+        async with open_store(self.cfg) as store, Pipeline(self.cfg, store, hosts=hosts, archive=self.archive,
+                                                           metrics=metrics) as pipe:
+            if metrics is not None and self.metrics_at is not None:
+                port = metrics.serve(*self.metrics_at)
+                metrics.queues(lambda: pipe.in_flight, store.backlog)
+                log.info("metrics on http://%s:%d/metrics", self.metrics_at[0], port,
+                         extra={"outcome": "metrics", "port": port})
             scheduler = AsyncIOScheduler(timezone=UTC)
             feeds = await store.feeds.register(self.cfg.feeds)
+            self._n_feeds = len(feeds)
+            await self._status(pipe)
+            scheduler.add_job(self._status, "interval", seconds=self.cfg.schedule.status_every, args=[pipe],
+                              id="status", max_instances=1, coalesce=True, misfire_grace_time=None)
             for feed, first in self._first_polls(feeds).items():
                 self._schedule(scheduler, pipe, feed, first)
             scheduler.add_job(self._recheck, "interval", seconds=self.recheck_every, args=[pipe], id="recheck",
@@ -162,7 +180,10 @@ class Daemon:
                             extra={"outcome": "abandoned", "count": abandoned})
             if scheduler.running:
                 scheduler.shutdown(wait=False)
-        log.info("stopped: %s", dict(pipe.tally.counts), extra={"outcome": "stopped", "counts": dict(pipe.tally.counts)})
+            self.status.write(self._status_fields(pipe, store, None), stopped=True)
+        log.info("stopped after %s: %s; %d polls (%d failed)", _duration(now() - self.started), pipe.tally.summary(),
+                 pipe.polls, pipe.polls_failed,
+                 extra={"outcome": "stopped", "counts": dict(pipe.tally.counts), "polls": pipe.polls})
         if pipe.failure is not None:
             raise pipe.failure
 
@@ -189,6 +210,7 @@ class Daemon:
             self._polled.add(feed.id)
             feed = await pipe.poll_feed(feed, conditional=conditional)
             at = feed.next_poll_at
+            self._tell_first_round(pipe)
         except asyncio.CancelledError:
             if self.stop.is_set():  # abandoned at shutdown: its next_poll_at is still the old one, due at restart
                 log.info("poll of %s abandoned", feed.url, extra={"feed": feed.url, "outcome": "abandoned"})
@@ -203,6 +225,35 @@ class Daemon:
             self._polls.discard(task)
             if at is not None and not self.stop.is_set():
                 self._schedule(scheduler, pipe, feed, at)
+
+    def _tell_first_round(self, pipe: Pipeline) -> None:
+        """Once every feed was polled once: how many could be read (and why the others not)."""
+        if self._first_round_told or len(self._polled) < self._n_feeds:
+            return
+        self._first_round_told = True
+        ok = self._n_feeds - len(pipe.failing)
+        failing = "; ".join(f"{url}: {why}" for url, why in list(pipe.failing.items())[:5])
+        level = logging.WARNING if pipe.failing else logging.INFO
+        log.log(level, "first round: %d of %d feeds reachable%s", ok, self._n_feeds,
+                f" (failing: {failing}{'; ...' if len(pipe.failing) > 5 else ''})" if pipe.failing else "",
+                extra={"outcome": "first_round", "reachable": ok, "feeds": self._n_feeds})
+
+    async def _status(self, pipe: Pipeline) -> None:
+        """The periodic status line, and the status file `ingest health` reads."""
+        try:
+            lag = await pipe.store.ping()
+        except Exception:  # the status must not take the daemon down; health sees a stale file
+            lag = None
+        fields = self._status_fields(pipe, pipe.store, lag)
+        self.status.write(fields)
+        log.info("status: %d polls (%d failing feeds), %s; %d in flight", pipe.polls, len(pipe.failing),
+                 pipe.tally.summary(), pipe.in_flight, extra={"outcome": "status", **fields})
+
+    def _status_fields(self, pipe: Pipeline, store: Store, lag: float | None) -> dict[str, object]:
+        return {"pid": os.getpid(), "started_at": self.started.isoformat(), "feeds": self._n_feeds,
+                "polls": pipe.polls, "polls_failed": pipe.polls_failed, "failing_feeds": len(pipe.failing),
+                "in_flight": pipe.in_flight, "store_backlog": store.backlog(),
+                "writer_lag_ms": None if lag is None else round(lag * 1000, 1), "counts": dict(pipe.tally.counts)}
 
     async def _recheck(self, pipe: Pipeline) -> None:
         """Re-fetch stored articles whose decaying re-check time has come (bounded per tick).
@@ -246,3 +297,21 @@ async def _first(*waits: Awaitable[object]) -> None:
     finally:
         for t in tasks:
             t.cancel()
+
+
+def start_line(cfg: Config) -> str:
+    """What the daemon runs on, in one line."""
+    topics = ", ".join(t.name for t in cfg.topics) or "none (every article kept)"
+    return (f"{len(cfg.feeds)} feeds, topics {topics}, database {cfg.database}, {cfg.workers} "
+            f"worker{'s' if cfg.workers != 1 else ''}")
+
+
+def start_fields(cfg: Config) -> dict[str, object]:
+    return {"feeds": len(cfg.feeds), "topics": [t.name for t in cfg.topics], "database": cfg.database,
+            "workers": cfg.workers}
+
+
+def _duration(d: timedelta) -> str:
+    minutes, seconds = divmod(int(d.total_seconds()), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s"

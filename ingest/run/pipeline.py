@@ -28,6 +28,8 @@ from ingest.sources.feeds import FeedError, parse_feed
 from ingest.store import Store
 from ingest.store.errors import StoreError
 from ingest.store.schedule import cache_hint
+
+from .metrics import Metrics
 from ingest.times import now
 
 log = logging.getLogger("ingest.pipeline")
@@ -37,6 +39,17 @@ class Archive(Protocol):
     """Where every fetched response is also kept (ingest/run/archive.py: WARC files)."""
 
     def write(self, page: Page) -> None: ...
+
+
+# What each outcome of an article is, in words, in the order a summary lists them.
+_WORDS = {
+    "new": "new articles", "version": "new versions", "unchanged": "unchanged", "flipflop": "flip-flops",
+    "seen": "listed again", "already_done": "already done", "not_modified": "not modified",
+    "suspect": "suspect extractions", "off_topic": "off topic", "prefiltered": "off topic (prefilter)",
+    "empty": "empty pages", "would_fetch_or_store": "to fetch or store",
+}
+_DONE = {"new", "version", "unchanged", "flipflop", "seen", "already_done", "not_modified", "suspect", "off_topic",
+         "prefiltered", "empty", "would_fetch_or_store"}
 
 
 @dataclass
@@ -58,6 +71,22 @@ class Tally:
         if len(self.stored) < self.KEEP_STORED:
             self.stored.append(stored)
 
+    def summary(self) -> str:
+        """The counts in words: "12 new articles, 3 new versions, 40 unchanged, 2 failed (timeout 2)"."""
+        parts = [f"{self.counts[k]} {words}" for k, words in _WORDS.items() if self.counts.get(k)]
+        if failed := self.failures():
+            parts.append(f"{sum(v for k, v in self.counts.items() if k not in _DONE)} failed ({failed})")
+        return ", ".join(parts) or "nothing to do"
+
+    def failures(self) -> str:
+        """What failed, by kind: "timeout 2, connection 1"."""
+        bad = {k.removeprefix("fetch_"): v for k, v in self.counts.items() if k not in _DONE and v}
+        return ", ".join(f"{k} {v}" for k, v in sorted(bad.items(), key=lambda kv: -kv[1]))
+
+    def achieved_anything(self) -> bool:
+        """Something was stored, found unchanged, or known to be done or off topic."""
+        return any(self.counts.get(k) for k in _DONE)
+
 
 class Pipeline:
     """Owns the worker pool and the fetcher for one run, and feeds the store.
@@ -70,14 +99,20 @@ class Pipeline:
     """
 
     def __init__(self, cfg: Config, store: Store, *, hosts: dict[str, str] | None = None,
-                 refetch_known: bool = False, max_in_flight: int = 64, archive: Archive | None = None):
+                 refetch_known: bool = False, max_in_flight: int = 64, archive: Archive | None = None,
+                 metrics: Metrics | None = None):
         self.cfg = cfg
         self.store = store
+        self.metrics = metrics
         self.hosts = hosts
         self.refetch_known = refetch_known  # `run --once` and backfills re-fetch listed articles
         self.matcher = TopicMatcher.from_config(cfg.topics)
         self.tally = Tally()
         self.archive = archive
+        self.polls = 0  # feed polls done, and how many failed (summary lines, `run --once` exit code)
+        self.polls_failed = 0
+        self.failing: dict[str, str] = {}  # feed URL -> its last error, while it keeps failing
+        self._fail_streak: dict[str, int] = {}
         self.failed = asyncio.Event()  # set when the database itself failed: the run must stop
         self.failure: StoreError | None = None
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -188,6 +223,8 @@ class Pipeline:
             at, started = now(), time.monotonic()
             result = await self.fetcher.fetch(candidate.url, kind="article")
             fetch_log = FetchLog.of(result, "article", at, (time.monotonic() - started) * 1000)
+            if self.metrics:
+                self.metrics.fetched(fetch_log)
             if isinstance(result, FetchFailure):
                 await self.store.skipped(candidate, f"fetch_{result.kind}", fetch_log)
                 log.warning("fetch failed %s: %s", candidate.url, result.message,
@@ -198,7 +235,10 @@ class Pipeline:
             page = result
             if self._archive_thread is not None and self.archive is not None:
                 await asyncio.get_running_loop().run_in_executor(self._archive_thread, self.archive.write, page)
+        started = time.monotonic()
         ex = await self.pool.extract(page, candidate)
+        if self.metrics:
+            self.metrics.extraction.observe(time.monotonic() - started)
         if isinstance(ex, Skipped):
             await self.store.skipped(candidate, ex.reason, fetch_log)
             if ex.reason != "off_topic":
@@ -207,6 +247,8 @@ class Pipeline:
             return self._done(ex.reason)
         stored = await self.store.store(candidate, ex, fetch_log)
         self.tally.keep(stored)
+        if self.metrics:
+            self.metrics.stored(stored)
         log.info("%s %s v%d%s", stored.outcome, candidate.url, stored.version,
                  f" [{', '.join(stored.flags)}]" if stored.flags else "",
                  extra={"url": candidate.url, "outcome": stored.outcome, "flags": list(stored.flags)})
@@ -237,8 +279,17 @@ class Pipeline:
         else:
             poll = await self._entries(feed, result, fetch_log)
         state = await self.store.feeds.polled(feed, poll)
+        self._count_poll(feed.url, poll)
         if not poll.ok:
-            log.warning("feed failed %s: %s", feed.url, poll.error, extra={"feed": feed.url, "outcome": poll.failure})
+            streak = self._fail_streak[feed.url]
+            # Logged at the 1st, 2nd, 4th, 8th... failure in a row, or when the error changes: a feed
+            # that fails for a week is a few lines, not one per poll (the feeds table has every one).
+            level = logging.WARNING if streak & (streak - 1) == 0 or self.failing.get(feed.url) != poll.error \
+                else logging.DEBUG
+            log.log(level, "feed failed %s: %s%s", feed.url, poll.error,
+                    f" ({streak} times in a row)" if streak > 1 else "",
+                    extra={"feed": feed.url, "outcome": poll.failure, "streak": streak})
+            self.failing[feed.url] = poll.error or ""
         elif poll.not_modified:
             log.info("feed not modified %s", feed.url, extra={"feed": feed.url, "outcome": "not_modified"})
         else:
@@ -248,6 +299,20 @@ class Pipeline:
                  extra={"feed": feed.url, "outcome": "scheduled", "interval": state.interval, "hint": poll.hint,
                         "failures": state.failures, "next_poll_at": state.next_poll_at})
         return state
+
+    def _count_poll(self, url: str, poll: Poll) -> None:
+        self.polls += 1
+        if self.metrics:
+            self.metrics.fetched(poll.fetch)
+            outcome = "failed" if not poll.ok else "not_modified" if poll.not_modified else "ok"
+            self.metrics.polled(url, outcome, 0 if poll.ok else self._fail_streak.get(url, 0) + 1)
+        if poll.ok:
+            if self._fail_streak.pop(url, 0):
+                log.info("feed recovered %s", url, extra={"feed": url, "outcome": "recovered"})
+            self.failing.pop(url, None)
+        else:
+            self.polls_failed += 1
+            self._fail_streak[url] = self._fail_streak.get(url, 0) + 1
 
     async def _entries(self, feed: FeedState, page: Page, fetch_log: FetchLog) -> Poll:
         """Parse a fetched feed and submit its entries; what the poll found."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
+FAILED = 1
 BAD_PATH = 2
 STORAGE_FAULT = 3
 

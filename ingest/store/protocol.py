@@ -69,10 +69,17 @@ class ReextractStore(Protocol):
 
 
 class Store(Protocol):
-    feeds: FeedStore
-    recheck: RecheckStore
-    backfill: BackfillStore
-    reextract: ReextractStore
+    @property
+    def feeds(self) -> FeedStore: ...
+
+    @property
+    def recheck(self) -> RecheckStore: ...
+
+    @property
+    def backfill(self) -> BackfillStore: ...
+
+    @property
+    def reextract(self) -> ReextractStore: ...
 
     async def known(self, candidate: Candidate) -> Known | OffTopic | None:
         """The stored article a candidate names (by any of its keys), or that it was off topic."""
@@ -87,6 +94,12 @@ class Store(Protocol):
     async def store(self, candidate: Candidate, extracted: Extracted, fetch: FetchLog | None = None) -> Stored:
         """A new article, a new version or a sighting, judged for copies and garble, with its
         fetch log line and backfill mark, in one transaction (batched with others)."""
+
+    def backlog(self) -> int:
+        """Articles handed to `store` and not written yet."""
+
+    async def ping(self) -> float:
+        """Seconds a no-op takes through the writer (its lag, for `ingest health`)."""
 
     async def close(self) -> None:
         """Finish pending writes and close."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -121,6 +122,15 @@ class SQLiteStore:
                 raise fatal(e, self.path) or e from None
 
         return await self._on_thread(run)
+
+    def backlog(self) -> int:
+        """Extracted articles waiting for the writer (metrics, the status file)."""
+        return self._queue.qsize()
+
+    async def ping(self) -> float:
+        started = time.monotonic()
+        await self.execute_fn(lambda w: None, write=False)
+        return time.monotonic() - started
 
     # --- articles --------------------------------------------------------------------------
     async def known(self, candidate: Candidate) -> Known | OffTopic | None:

@@ -1,0 +1,63 @@
+"""Commands that maintain: config check, check (the database's integrity)."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+import yaml
+
+from ingest.config import Config, describe
+from ingest.logs import say
+
+from .common import STORAGE, command_options, fail
+
+
+@click.group()
+def config() -> None:
+    """The configuration: check it and show what it comes to."""
+
+
+@config.command("check")
+@command_options
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def config_check(cfg: Config, fmt: str) -> None:
+    """Validate the config (exit 2 with the key at fault) and print the effective config, defaults filled in.
+
+    \b
+    Example:
+      ingest config check --config /etc/ingest/config.yaml
+    """
+    data = describe(cfg)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+    say(f"config ok: {len(cfg.feeds)} feeds, {len(cfg.topics)} topics, database {cfg.database}")
+
+
+@click.command()
+@command_options
+def check(cfg: Config) -> None:
+    """Check the whole database for damage (SQLite's integrity_check). Exit 3 when damaged.
+
+    The daemon and every writing command run the quick check at start; this is the full one,
+    and it may take minutes on a large database. Read-only: it runs beside the daemon.
+
+    \b
+    Example:
+      ingest check --db ingest.db
+    """
+    from ingest.read.query import open_readonly
+
+    conn = open_readonly(cfg.database)
+    try:
+        problems = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+    finally:
+        conn.close()
+    if problems != ["ok"]:
+        for p in problems[:20]:
+            click.echo(p, err=True)
+        fail(f"{cfg.database} is damaged: {len(problems)} problems (first: {problems[0]})", STORAGE)
+    say(f"{cfg.database}: ok")
+    sys.exit(0)
