@@ -4,12 +4,17 @@ from __future__ import annotations
 import calendar
 import html
 import re
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+import feedparser.encodings
 
+from ingest.fetch.charset import codec_name
 from ingest.records import Candidate
 from ingest.topics import TopicMatcher
 
@@ -26,9 +31,9 @@ class ParsedFeed:
     warning: str | None  # feedparser's complaint about a feed it could still read
 
 
-def _when(entry) -> datetime | None:
+def _when(entry: Mapping[str, Any]) -> datetime | None:
     for key in ("published_parsed", "updated_parsed"):
-        t = entry.get(key)
+        t: time.struct_time | None = entry.get(key)
         if t:
             try:
                 return datetime.fromtimestamp(calendar.timegm(t), timezone.utc)
@@ -53,12 +58,100 @@ def _strip_tags(markup: str | None) -> str:
 # character of broken markup, e.g. "&GT" against ">").
 _FEEDPARSER_OPTIONS = {"sanitize_html": False, "resolve_relative_uris": False}
 
+# --- what feedparser is told about the charset -----------------------------------------------
+# feedparser decodes with any codec a feed names, in its Content-Type or its XML declaration:
+# charset=punycode took seconds per 100 KB and then raised UnicodeError out of feedparser.parse.
+# It is told the charsets of the closed list only (ingest/fetch/charset.py, WHATWG labels, the
+# codecs pages use); any other label is dropped, as if the feed had not named one.
+
+
+def _feed_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Response headers for feedparser, lower-case keys, with a Content-Type charset from the closed list."""
+    out = {k.lower(): v for k, v in (headers or {}).items()}
+    if "content-type" in out:
+        mime, *params = out["content-type"].split(";")
+        kept = []
+        for param in params:
+            name, _, label = param.partition("=")
+            if name.strip().lower() == "charset":
+                codec = codec_name(label)
+                if codec is None:
+                    continue
+                param = f" charset={codec}"
+            kept.append(param)
+        out["content-type"] = ";".join([mime, *kept])
+    return out
+
+
+_PI_ENCODING = rb"""^<\?.*encoding=[\'"](.*?)[\'"].*\?>"""  # feedparser.encodings.RE_XML_PI_ENCODING
+_QUOTES = b"'\""
+
+
+class _Declared:
+    """What `re.Match.groups()` gives for the one group of feedparser's pattern."""
+
+    def __init__(self, label: bytes) -> None:
+        self._label = label
+
+    def groups(self) -> tuple[bytes]:
+        return (self._label,)
+
+
+class _XmlDeclaredEncoding:
+    r"""feedparser's RE_XML_PI_ENCODING, without its backtracking, and for the closed list only.
+
+    feedparser reads the XML declaration's encoding with `^<\?.*encoding=['"](.*?)['"].*\?>` on the
+    document's first line, which backtracks for ever when the line does not end the way the
+    pattern needs: 160 KB of `<?xml encoding='` repeated held the GIL (so the event loop) for
+    more than 30 s. This finds the same group in one pass over the line, right to left as the
+    greedy `.*` would: the last `encoding=` followed by a quote, whose value runs to the next
+    quote, provided a `?>` comes after that. The label is then given to feedparser as the codec
+    of the closed list it names, or not at all.
+    """
+
+    pattern = _PI_ENCODING
+
+    def match(self, data: bytes) -> _Declared | None:
+        label = self._label(data)
+        codec = codec_name(label.decode("utf-8", "replace")) if label is not None else None
+        return _Declared(codec.encode("ascii")) if codec else None
+
+    @staticmethod
+    def _label(data: bytes) -> bytes | None:
+        if not data.startswith(b"<?"):
+            return None
+        newline = data.find(b"\n")
+        line = data if newline < 0 else data[:newline]  # `.` matches anything but a newline
+        close = line.rfind(b"?>")
+        if close < 0:
+            return None  # `.*\?>` cannot match
+        scanned, first_quote = len(line), -1  # first_quote: the first quote at or after `scanned`
+        at = len(line)
+        while (start := line.rfind(b"encoding=", 2, at)) >= 0:  # the greedy `.*`: last one first
+            at = start  # "encoding=" cannot overlap itself: the next one ends before this one starts
+            opening = start + len(b"encoding=")
+            if opening >= len(line):
+                continue
+            # the first quote after the opening one: in the part not scanned yet, else the known one
+            found = [i for i in (line.find(b"'", opening + 1, scanned), line.find(b'"', opening + 1, scanned)) if i >= 0]
+            if found:
+                first_quote = min(found)
+            scanned = opening + 1
+            if line[opening] in _QUOTES and 0 <= first_quote < close:  # `.*\?>` needs a "?>" after it
+                return line[opening + 1:first_quote]
+        return None
+
+
+# The pattern is replaced only while it is the one this class reproduces; a feedparser that
+# changed it keeps its own (and tests/test_hostile_text.py says so).
+if getattr(feedparser.encodings.RE_XML_PI_ENCODING, "pattern", None) == _PI_ENCODING:
+    feedparser.encodings.RE_XML_PI_ENCODING = _XmlDeclaredEncoding()
+
 
 def parse_feed(body: bytes, feed_url: str, headers: dict[str, str] | None = None,
                matcher: TopicMatcher | None = None) -> ParsedFeed:
     """Parse a feed body. Raises FeedError when nothing usable is in it."""
-    parsed = feedparser.parse(body, response_headers={k.lower(): v for k, v in (headers or {}).items()},
-                              **_FEEDPARSER_OPTIONS)
+    parsed = feedparser.parse(body, response_headers=_feed_headers(headers), **_FEEDPARSER_OPTIONS)
     problem = None
     if parsed.bozo:
         exc = parsed.get("bozo_exception")
