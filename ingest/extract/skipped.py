@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Skipped:
-    """The page yielded nothing worth storing (empty extraction, or off topic)."""
+    """The page yielded nothing worth storing (empty extraction, off topic, an error, over the time limit)."""
 
     url: str
-    reason: str  # "empty" | "off_topic" | "error"
+    reason: str  # "empty" | "off_topic" | "error" | "timeout" (over the per-page time limit)
     message: str = ""
