@@ -6,15 +6,17 @@ Both open the database read-only and never create it: a mistyped --db is a one-l
 """
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
 
 from .. import clikit
+from ..config import Config
 from .query import FLAG_KINDS, ExportFilters, ReadError, parse_bound
 
 
-def _iso_bound(ctx, param, value):
+def _iso_bound(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
     try:
@@ -40,7 +42,13 @@ def _iso_bound(ctx, param, value):
 @click.option("--flag", "flag", type=click.Choice(FLAG_KINDS), metavar="KIND",
               help="Only articles with this current flag: duplicate, garbled, extraction_suspect, a duplicate "
                    "kind (exact, near, syndicated, subset) or a garble reason (patchwork, mojibake, ...).")
-def export_cmd(cfg, fmt, output, versions, since, until, topic, site, clean, flag):
+@click.option("--force", is_flag=True, help="Overwrite --output if it exists (otherwise an error).")
+@click.option("--csv-raw", is_flag=True,
+              help="CSV: write cells as stored. By default a cell starting with = + - @ tab or CR gets a leading "
+                   "' so that a spreadsheet does not run it as a formula (see docs/reading.md).")
+def export_cmd(cfg: Config, fmt: str, output: str, versions: bool, since: str | None, until: str | None,
+               topic: str | None, site: str | None, clean: bool, flag: str | None, force: bool,
+               csv_raw: bool) -> None:
     """Export articles (current versions) or all versions as JSON Lines, CSV or Parquet."""
     from .export import export
 
@@ -48,9 +56,22 @@ def export_cmd(cfg, fmt, output, versions, since, until, topic, site, clean, fla
         raise click.UsageError("--format parquet needs --output FILE")
     if clean and flag in ("duplicate", "garbled", "exact", "near", "syndicated", "subset"):
         raise click.UsageError(f"--clean and --flag {flag} exclude each other")
+    if csv_raw and fmt != "csv":
+        raise click.UsageError("--csv-raw applies to --format csv only")
     filters = ExportFilters(since=since, until=until, topic=topic, site=site, clean=clean, flag=flag)
+    stopped: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        stopped.append(signum)
+        raise KeyboardInterrupt  # unwinds the export, which removes its temporary file
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        n = export(cfg.database, output, fmt, versions=versions, filters=filters)
+        n = export(cfg.database, output, fmt, versions=versions, filters=filters, csv_raw=csv_raw, force=force)
+    except KeyboardInterrupt:
+        signum = stopped[0] if stopped else signal.SIGINT
+        clikit.fail(f"export interrupted by {signal.Signals(signum).name}"
+                    + (f"; {output} not written" if output != "-" else ""), 128 + signum)
     except ReadError as e:
         clikit.fail(str(e), 1)
     except BrokenPipeError:  # `ingest export | head`: the reader left, that is not an error
@@ -58,6 +79,8 @@ def export_cmd(cfg, fmt, output, versions, since, until, topic, site, clean, fla
         sys.exit(0)
     except OSError as e:
         clikit.fail(f"export failed: {e}", 1)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if output != "-":
         click.echo(f"exported {n} {'versions' if versions else 'articles'} to {output}", err=True)
 
@@ -67,7 +90,7 @@ def export_cmd(cfg, fmt, output, versions, since, until, topic, site, clean, fla
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port.")
 @click.option("--open", "open_browser", is_flag=True, help="Open a browser on the database page.")
-def serve_cmd(cfg, host, port, open_browser):
+def serve_cmd(cfg: Config, host: str, port: int, open_browser: bool) -> None:
     """Browse the database read-only in Datasette (views, full-text search, canned queries)."""
     from .serve import serve
 
