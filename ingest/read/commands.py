@@ -90,11 +90,16 @@ def export_cmd(cfg: Config, fmt: str, output: str, versions: bool, since: str | 
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port.")
 @click.option("--open", "open_browser", is_flag=True, help="Open a browser on the database page.")
-def serve_cmd(cfg: Config, host: str, port: int, open_browser: bool) -> None:
+@click.option("--max-memory", type=click.IntRange(min=0), default=1024, show_default=True, metavar="MB",
+              help="How much the server may grow once started (queries included); 0: no limit.")
+def serve_cmd(cfg: Config, host: str, port: int, open_browser: bool, max_memory: int) -> None:
     """Browse the database read-only in Datasette (views, full-text search, canned queries)."""
-    from .serve import serve
+    from .serve import MAX_VALUE_BYTES, serve
 
+    # a stored value must fit under the per-value limit: texts and pages can be as large as a fetch
+    max_value = max(MAX_VALUE_BYTES, 3 * cfg.fetch.max_bytes)
     try:
-        serve(cfg.database, host=host, port=port, open_browser=open_browser)
+        serve(cfg.database, host=host, port=port, open_browser=open_browser, max_memory=max_memory * 2**20,
+              max_value_bytes=max_value)
     except ReadError as e:
         clikit.fail(str(e), 1)
