@@ -83,7 +83,7 @@ class FetchConfig:
     timeout: float = field(default=30.0, metadata=above(0, HOUR))
     connect_timeout: float = field(default=10.0, metadata=above(0, HOUR))
     # cap on the decompressed body
-    max_bytes: int = field(default=10_000_000, metadata=at_least(1024, 1_000_000_000))
+    max_bytes: int = field(default=10_000_000, metadata=at_least(1, 1_000_000_000))
     max_redirects: int = field(default=5, metadata=at_least(0, 50))
     # extra attempts; the backoff doubles per retry, so 10 already waits ~17 min with base 1
     retries: int = field(default=3, metadata=at_least(0, 10))
@@ -101,9 +101,9 @@ class FetchConfig:
 @dataclass
 class ScheduleConfig:
     # seconds between polls of one feed, at the fastest
-    min_interval: float = field(default=300.0, metadata=at_least(1, 7 * DAY))
-    max_interval: float = field(default=6 * 3600.0, metadata=at_least(1, 30 * DAY))
-    default_interval: float = field(default=900.0, metadata=at_least(1, 30 * DAY))
+    min_interval: float = field(default=300.0, metadata=above(0, 7 * DAY))
+    max_interval: float = field(default=6 * 3600.0, metadata=above(0, 30 * DAY))
+    default_interval: float = field(default=900.0, metadata=above(0, 30 * DAY))
     recheck_after: float = field(default=1800.0, metadata=above(0, 30 * DAY))  # first re-fetch of a stored article
     recheck_growth: float = field(default=1.5, metadata=at_least(1, 100))
     recheck_max_age_days: float = field(default=7.0, metadata=at_least(0, 3650))

@@ -40,7 +40,7 @@ NUMERIC = list(numeric_fields())
 
 
 # min_interval <= max_interval is checked too: each bound of one is tried with the other out of the way
-PARTNER = {"schedule.min_interval": {"max_interval": 30 * 86400.0}, "schedule.max_interval": {"min_interval": 1.0}}
+PARTNER = {"schedule.min_interval": {"max_interval": 30 * 86400.0}, "schedule.max_interval": {"min_interval": 0.001}}
 
 
 def data_for(key: str, value) -> dict:
@@ -82,7 +82,8 @@ def test_each_number_is_checked_at_both_ends(key, f, kind):
     ({"fetch": {"timeout": 0}}, "fetch.timeout: must be > 0, got 0"),
     ({"fetch": {"retries": -1}}, "fetch.retries: must be >= 0, got -1"),
     ({"fetch": {"connect_timeout": -5}}, "fetch.connect_timeout: must be > 0, got -5"),
-    ({"fetch": {"max_bytes": 0}}, "fetch.max_bytes: must be >= 1024, got 0"),
+    ({"fetch": {"max_bytes": 0}}, "fetch.max_bytes: must be >= 1, got 0"),
+    ({"schedule": {"min_interval": 0}}, "schedule.min_interval: must be > 0, got 0"),
     ({"fetch": {"retries": 1000}}, "fetch.retries: must be <= 10, got 1000"),
     ({"analysis": {"near_threshold": 1.5}}, "analysis.near_threshold: must be <= 1, got 1.5"),
     ({"workers": 0}, "workers: must be >= 1, got 0"),
