@@ -2,22 +2,63 @@
 
 Validation is by hand over the dataclass fields (no pydantic dependency) so that
 every error names the offending key, e.g. ``fetch.timeout: expected a number``.
+Every number has a range, declared beside its field (`metadata=at_least(0)`...), so a
+value that would switch a safeguard off or break the run stops the program at start
+(``fetch.timeout: must be > 0, got 0``) instead of failing every fetch later.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 
 class ConfigError(Exception):
     """A config problem; the message names the key and fits on one line."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a number may take: `low`/`high` bounds (None: unbounded), each inclusive unless open."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+    def problem(self, value: float) -> str | None:
+        """Why `value` is out of range ("must be > 0"), or None."""
+        if isinstance(value, float) and not math.isfinite(value):
+            return "must be a finite number"
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return f"must be {'>' if self.low_open else '>='} {_show(self.low)}"
+        if self.high is not None and value > self.high:
+            return f"must be <= {_show(self.high)}"
+        return None
+
+
+def _show(value: object) -> str:
+    return format(value, "g") if isinstance(value, float) else str(value)
+
+
+def at_least(low: float, high: float | None = None) -> dict[str, Range]:
+    """Field metadata: low <= value (<= high)."""
+    return {"range": Range(low, high)}
+
+
+def above(low: float, high: float | None = None) -> dict[str, Range]:
+    """Field metadata: low < value (<= high)."""
+    return {"range": Range(low, high, low_open=True)}
+
+
+HOUR, DAY = 3600.0, 86400.0
 
 
 @dataclass
@@ -35,41 +76,49 @@ class TopicConfig:
 @dataclass
 class FetchConfig:
     allow_private_addresses: bool = False
-    per_host_concurrency: int = 2
-    per_host_delay: float = 1.0  # seconds between request starts to one host
-    timeout: float = 30.0  # seconds for one request, connect to last byte
-    connect_timeout: float = 10.0
-    max_bytes: int = 10_000_000  # cap on the decompressed body
-    max_redirects: int = 5
-    retries: int = 3
-    backoff_base: float = 1.0  # seconds; doubled per retry, with jitter
-    max_retry_after: float = 300.0  # cap on a server's Retry-After
+    per_host_concurrency: int = field(default=2, metadata=at_least(1, 100))
+    # seconds between request starts to one host
+    per_host_delay: float = field(default=1.0, metadata=at_least(0, HOUR))
+    # seconds for one request, connect to last byte (0 would switch the limit off)
+    timeout: float = field(default=30.0, metadata=above(0, HOUR))
+    connect_timeout: float = field(default=10.0, metadata=above(0, HOUR))
+    # cap on the decompressed body
+    max_bytes: int = field(default=10_000_000, metadata=at_least(1, 1_000_000_000))
+    max_redirects: int = field(default=5, metadata=at_least(0, 50))
+    # extra attempts; the backoff doubles per retry, so 10 already waits ~17 min with base 1
+    retries: int = field(default=3, metadata=at_least(0, 10))
+    backoff_base: float = field(default=1.0, metadata=at_least(0, 60))  # seconds; doubled per retry, with jitter
+    max_retry_after: float = field(default=300.0, metadata=at_least(0, DAY))  # cap on a server's Retry-After
     obey_robots: bool = True
     user_agent: str = "ingest/0.1 (+https://github.com/ingest-news/ingest)"
-    robots_ttl: float = 86400.0  # seconds a fetched robots.txt is trusted (RFC 9309: at most 24 h)
-    robots_error_ttl: float = 600.0  # seconds a host whose robots.txt fails (5xx/unreachable) stays disallowed
-    max_crawl_delay: float = 60.0  # cap on a robots.txt Crawl-delay
+    # seconds a fetched robots.txt is trusted (RFC 9309: at most 24 h)
+    robots_ttl: float = field(default=86400.0, metadata=at_least(0, DAY))
+    # seconds a host whose robots.txt fails (5xx/unreachable) stays disallowed
+    robots_error_ttl: float = field(default=600.0, metadata=at_least(0, DAY))
+    max_crawl_delay: float = field(default=60.0, metadata=at_least(0, HOUR))  # cap on a robots.txt Crawl-delay
 
 
 @dataclass
 class ScheduleConfig:
-    min_interval: float = 300.0  # seconds between polls of one feed, at the fastest
-    max_interval: float = 6 * 3600.0
-    default_interval: float = 900.0
-    recheck_after: float = 1800.0  # first re-fetch of a stored article
-    recheck_growth: float = 1.5
-    recheck_max_age_days: float = 7.0
-    recheck_budget: int = 50  # article re-checks per tick
-    status_every: float = 300.0  # seconds between the daemon's status lines (and status file updates)
+    # seconds between polls of one feed, at the fastest
+    min_interval: float = field(default=300.0, metadata=above(0, 7 * DAY))
+    max_interval: float = field(default=6 * 3600.0, metadata=above(0, 30 * DAY))
+    default_interval: float = field(default=900.0, metadata=above(0, 30 * DAY))
+    recheck_after: float = field(default=1800.0, metadata=above(0, 30 * DAY))  # first re-fetch of a stored article
+    recheck_growth: float = field(default=1.5, metadata=at_least(1, 100))
+    recheck_max_age_days: float = field(default=7.0, metadata=at_least(0, 3650))
+    recheck_budget: int = field(default=50, metadata=at_least(0, 100_000))  # article re-checks per tick
+    # seconds between the daemon's status lines (and status file updates)
+    status_every: float = field(default=300.0, metadata=above(0, DAY))
 
 
 @dataclass
 class AnalysisConfig:
-    near_threshold: float = 0.8
-    syndicated_threshold: float = 0.5
-    subset_containment: float = 0.8
-    patchwork_coverage: float = 0.5
-    garble_threshold: float = 0.5
+    near_threshold: float = field(default=0.8, metadata=at_least(0, 1))
+    syndicated_threshold: float = field(default=0.5, metadata=at_least(0, 1))
+    subset_containment: float = field(default=0.8, metadata=at_least(0, 1))
+    patchwork_coverage: float = field(default=0.5, metadata=at_least(0, 1))
+    garble_threshold: float = field(default=0.5, metadata=at_least(0, 1))
 
 
 @dataclass
@@ -88,11 +137,13 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     cc_news: CCNewsConfig = field(default_factory=CCNewsConfig)
-    workers: int = max(1, min(2, os.cpu_count() or 1))
+    workers: int = field(default=max(1, min(2, os.cpu_count() or 1)), metadata=at_least(1, 256))
+    # seconds one page may take in an extraction worker before the worker is killed and replaced
+    extract_timeout: float = field(default=30.0, metadata=above(0, HOUR))
     log_format: str = "text"  # "text" | "json"
 
 
-def _check(value, hint, key: str):
+def _check(value: Any, hint: Any, key: str) -> Any:
     """Return `value` converted to the type `hint`, or raise ConfigError naming `key`."""
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
@@ -126,7 +177,7 @@ def _check(value, hint, key: str):
     raise ConfigError(f"{key}: unsupported type")  # pragma: no cover - schema bug
 
 
-def _build(cls, data, prefix: str = ""):
+def _build(cls: Any, data: Any, prefix: str = "") -> Any:
     if data is None:
         data = {}
     if isinstance(data, str) and cls is FeedConfig:
@@ -144,6 +195,9 @@ def _build(cls, data, prefix: str = ""):
         key = f"{prefix}.{f.name}" if prefix else f.name
         if f.name in data:
             kwargs[f.name] = _check(data[f.name], hints[f.name], key)
+            bounds = f.metadata.get("range")
+            if bounds is not None and (problem := bounds.problem(kwargs[f.name])) is not None:
+                raise ConfigError(f"{key}: {problem}, got {_show(data[f.name])}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{key}: required")
     return cls(**kwargs)
@@ -165,20 +219,19 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError(f"cc_news.base_url: expected an http(s):// or s3:// URL, got {cfg.cc_news.base_url!r}")
     if cfg.log_format not in ("text", "json"):
         raise ConfigError(f"log_format: expected 'text' or 'json', got {cfg.log_format!r}")
-    for name in ("per_host_concurrency", "max_bytes", "workers"):
-        obj = cfg if name == "workers" else cfg.fetch
-        if getattr(obj, name) < 1:
-            key = name if name == "workers" else f"fetch.{name}"
-            raise ConfigError(f"{key}: must be at least 1")
+    s = cfg.schedule
+    if s.max_interval < s.min_interval:
+        raise ConfigError(f"schedule.max_interval: must be >= schedule.min_interval ({_show(s.min_interval)}), "
+                          f"got {_show(s.max_interval)}")
     return cfg
 
 
-def parse_config(data) -> Config:
+def parse_config(data: Any) -> Config:
     """Build a Config from already-parsed YAML data."""
     return _validate(_build(Config, data))
 
 
-def load_config(path: str | os.PathLike | None, db_override: str | None = None) -> Config:
+def load_config(path: str | os.PathLike[str] | None, db_override: str | None = None) -> Config:
     """Read `path` (YAML). None means built-in defaults. `db_override` replaces `database`."""
     if path is None:
         cfg = parse_config({})
@@ -203,6 +256,6 @@ def load_config(path: str | os.PathLike | None, db_override: str | None = None) 
     return cfg
 
 
-def describe(cfg: Config) -> dict:
+def describe(cfg: Config) -> dict[str, Any]:
     """The effective config as plain data, for the start-up log line."""
     return dataclasses.asdict(cfg)

@@ -199,10 +199,13 @@ def splice(text: str, lines: list[str], english: bool) -> GarbleReason | None:
 
 
 # --- boilerplate residue and truncation ----------------------------------------------------
+# `more from [\w .'-]++` is possessive: its run also takes the spaces and dots the end of the
+# pattern allows, and backtracking between them was quadratic ("more from a" and 20,000 dots:
+# 3.3 s for one line). Same matches: what the run gives back, the end would have to match.
 _BOILER = re.compile(
     r"^(latest news|latest|read more|read more stories|more news|more stories|related|related stories|related articles|"
     r"related news|related content|related topics|recommended|recommended for you|you may also like|you might also like|"
-    r"most read|most popular|most viewed|trending|trending now|top stories|more from [\w .'-]+|share this( article| story)?|"
+    r"most read|most popular|most viewed|trending|trending now|top stories|more from [\w .'-]++|share this( article| story)?|"
     r"share|share on facebook|share on twitter|tweet|email|print|comments|leave a comment|sign up|subscribe|"
     r"subscribe now|sign up for our newsletter|advertisement|sponsored|sponsored content|click here|continue reading|"
     r"follow us|follow us on (twitter|facebook|instagram)|skip to content|back to top|watch|watch now|video|photos|next article|previous article|load more|see more|"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import os
 import select
+import signal
 import threading
 import time
 from dataclasses import replace
@@ -117,10 +118,14 @@ _done = 0
 def init_worker(matcher: TopicMatcher, main_pid: int) -> None:
     """ProcessPoolExecutor initializer: the matcher is sent once per worker, not per page.
 
-    Also starts the watch on the main process: see `exit_with`.
+    Also starts the watch on the main process (see `exit_with`), and ignores SIGINT: a Ctrl-C in
+    a terminal reaches the whole process group, and the main process, not each worker, decides
+    what an interrupt means (it shuts the workers down; a worker's own KeyboardInterrupt would
+    only print a traceback).
     """
     global _MATCHER
     _MATCHER = matcher
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=exit_with, args=(main_pid,), name="exit-with-main", daemon=True).start()
 
 

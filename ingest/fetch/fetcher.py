@@ -193,7 +193,7 @@ class Fetcher:
         jar: aiohttp.CookieJar | None = None
         current = target
         for _hop in range(cfg.max_redirects + 1):
-            refused = self._resolver.check_literal(current.host)
+            refused = self._resolver.check_host(current.raw_host or "")  # every spelling of an address
             if refused:
                 where = f" (redirected to {current})" if current is not target else ""
                 return FetchFailure(url, "refused", refused + where), False

