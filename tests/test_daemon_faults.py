@@ -64,7 +64,7 @@ def test_daemon_survives_every_fault_and_stays_polite(tmp_path):
                                    "per_host_concurrency": CONCURRENCY, "obey_robots": True, "max_bytes": 1_000_000,
                                    "timeout": 1.5, "retries": 1, "max_retry_after": 2.0},
                             schedule={"min_interval": 1.0, "default_interval": 2.0, "max_interval": 20.0})
-        proc = start_daemon(cfg, "--grace", "2", "--log-format", "json", log_path=tmp_path / "daemon.log", hosts=PINS)
+        proc = start_daemon(cfg, "--grace", "2", "--log-format", "json", "-v", log_path=tmp_path / "daemon.log", hosts=PINS)
         try:
             healthy = {u("/article/a%d" % i, "a.test") for i in range(1, 5)} | {u(p, "b.test") for p in good_b} \
                 | {u("/article/d1", "d.test")}
@@ -134,7 +134,9 @@ def test_daemon_survives_every_fault_and_stays_polite(tmp_path):
 
         # one JSON object per line, each event naming its feed or url and its outcome
         events = [json.loads(line) for line in log.splitlines() if line.strip()]
-        assert events[0]["msg"].startswith("starting with config") and events[0]["config"]["fetch"]["per_host_delay"] == DELAY
+        assert events[0]["msg"].startswith("ingest run: 16 feeds") and events[0]["outcome"] == "start"
+        config = next(e["config"] for e in events if "config" in e)  # the whole config, at debug level
+        assert config["fetch"]["per_host_delay"] == DELAY
         assert any(e.get("outcome") == "refused" and "public.test" in e.get("feed", "") for e in events)
         assert any(e.get("outcome") == "scheduled" and e.get("feed") == healthy_feed for e in events)
         assert events[-1]["outcome"] == "stopped"

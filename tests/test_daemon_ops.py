@@ -46,8 +46,10 @@ def test_sigterm_finishes_or_abandons_in_flight_work_and_exits_0(tmp_path):
         feed = srv.url("/feed.xml?n=4&prefix=s&delay=1.5", "a.test")  # each article takes 1.5 s to answer
         db, log = tmp_path / "t.db", tmp_path / "d.log"
         cfg = daemon_config(tmp_path / "c.yaml", db, [feed], fetch={"timeout": 5.0})
-        # 1. idle daemon: prompt exit
-        proc = start_daemon(daemon_config(tmp_path / "idle.yaml", tmp_path / "i.db", []), log_path=tmp_path / "idle.log")
+        # 1. idle daemon (its one feed is empty and polled): prompt exit
+        empty = srv.url("/feed.xml?n=0&prefix=e", "a.test")
+        proc = start_daemon(daemon_config(tmp_path / "idle.yaml", tmp_path / "i.db", [empty]),
+                            log_path=tmp_path / "idle.log", hosts=PINS)
         try:
             wait_for(lambda: started(tmp_path / "idle.log"), 15, what="idle daemon start")
             t = time.monotonic()
@@ -72,7 +74,7 @@ def test_sigterm_finishes_or_abandons_in_flight_work_and_exits_0(tmp_path):
             reap(proc)
         text = log.read_text()
         assert busy_stop < 0.5 + 2.0, busy_stop
-        assert "abandoning" in text and "stopped:" in text and "Traceback" not in text
+        assert "abandoning" in text and "stopped after" in text and "Traceback" not in text
         assert consistency_problems(db) == []
         assert n_articles(db) == 0
 
@@ -162,7 +164,7 @@ def test_backfill_beside_running_daemon(tmp_path):
             reap(proc)
         both = r.stderr + log.read_text()
         assert "database is locked" not in both and "Traceback" not in both
-        assert "new 25" in r.stderr  # the backfill's summary line
+        assert "25 new articles" in r.stderr  # the backfill's summary line
         stored = {row[0] for row in query(db, "SELECT url FROM articles")}
         assert set(backfill_urls) <= stored and len(stored) == 50
         assert consistency_problems(db) == []
@@ -199,7 +201,7 @@ def test_one_shot_commands_stop_on_a_signal_and_resume(tmp_path, command, sig):
             reap(proc)
         assert n_articles(db) == 20 and consistency_problems(db) == []
         if command == "backfill":  # resumed: the URLs stored before the signal were not fetched again
-            assert f"already_done {stored}" in log.read_text()
+            assert f"{stored} already done" in log.read_text()
 
 
 def test_kill_9_leaves_no_worker_behind(tmp_path):

@@ -14,6 +14,7 @@ class FakePipe:
 
     def __init__(self, outcomes):
         self.outcomes, self.calls = list(outcomes), []
+        self.failing: dict[str, str] = {}  # feeds whose last poll failed, for the first-round line
 
     async def poll_feed(self, state, conditional=True):
         self.calls.append(conditional)

@@ -49,7 +49,7 @@ def test_sitemap_backfill_with_dates_dry_run_and_rerun(world, tmp_path):
     r = ingest_cli("backfill", "--config", str(cfg), "--sitemap", sm)
     assert r.returncode == 0, r.stderr
     assert len(_db_urls(db)) == 4  # only the one left out by --since is fetched now
-    assert "already_done 3" in r.stderr
+    assert "3 already done" in r.stderr
     pages = lambda h: sum(n for path, n in h.items() if path.endswith(".html"))  # noqa: E731
     assert pages(ht.hits) - pages(hits) == 1  # only the page left out before is fetched
 
@@ -80,11 +80,11 @@ def test_warc_backfill_keeps_capture_time_and_resumes(tmp_path):
     assert rows == {url: when.replace("Z", "+00:00") for url, _, when in pages}
     conn.close()
     r = ingest_cli("backfill", "--config", str(cfg), "--warc", str(warc))
-    assert r.returncode == 0 and "already_done 3" in r.stderr
+    assert r.returncode == 0 and "3 already done" in r.stderr
     assert len(_db_urls(db)) == 3
     # nothing was fetched, so the archive holds no records; a missing file is a one-line error
     r = ingest_cli("backfill", "--config", str(cfg), "--warc", str(tmp_path / "nope.warc.gz"))
-    assert r.returncode == 1 and "nope.warc.gz" in r.stderr and r.stderr.strip().count("\n") == 0
+    assert r.returncode == 2 and "nope.warc.gz" in r.stderr and r.stderr.strip().count("\n") == 0
 
 
 def test_backfill_archive_writes_fetched_pages_as_warc(world, tmp_path):

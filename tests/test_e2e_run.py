@@ -111,9 +111,9 @@ def test_missing_files_are_one_line_errors(tmp_path):
     r = ingest_cli("run", "--once", "--config", str(tmp_path / "nope.yaml"))
     assert r.returncode == 2 and "config file not found" in r.stderr and r.stderr.strip().count("\n") == 0
     r = ingest_cli("backfill", "--db", str(tmp_path / "x.db"), "--urls", str(tmp_path / "missing.txt"))
-    assert r.returncode == 1 and "missing.txt" in r.stderr and r.stderr.strip().count("\n") == 0
+    assert r.returncode == 2 and "missing.txt" in r.stderr and r.stderr.strip().count("\n") == 0
     r = ingest_cli("stats", "--db", str(tmp_path / "none.db"))
-    assert r.returncode == 1 and "no database" in r.stderr
+    assert r.returncode == 2 and "no database" in r.stderr
     r = ingest_cli("backfill", "--db", str(tmp_path / "x.db"))
     assert r.returncode == 2  # bad usage: nothing to backfill
 
@@ -137,8 +137,9 @@ def test_private_addresses_refused_by_default(world, tmp_path):
     db = tmp_path / "news.db"
     cfg = write_config(tmp_path / "c.yaml", db, world.feed_urls[:1], allow_private_addresses=False)
     r = ingest_cli("run", "--once", "--config", str(cfg))
-    assert r.returncode == 0
-    assert "feed failed" in r.stderr and counts(db)["articles"] == 0
+    assert r.returncode == 1  # nothing it was asked for was achieved
+    assert "feed failed" in r.stderr and "none of the 1 feeds could be read" in r.stderr
+    assert counts(db)["articles"] == 0
 
 
 def test_demo_runs_offline():

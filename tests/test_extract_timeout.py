@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.analyse.synth import article
+from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config, ConfigError, parse_config
 from ingest.extract.pool import DEFAULT_TIMEOUT, ExtractPool
-from ingest.records import Skipped
-from ingest.pipeline import Pipeline
-from ingest.records import Candidate, Extracted, Page
-from ingest.analyse.topics import TopicMatcher
+from ingest.records import Candidate, Extracted, Page, Skipped
+from ingest.run.pipeline import Pipeline
+from ingest.store import open_store
 
 SLOW_HTML = ("<html><head><title>Slow</title></head><body><article>"
              + "<p>Summit talks in Singapore went on.</p>" * 60_000 + "</article></body></html>")
@@ -138,12 +138,11 @@ def test_healthy_pages_are_not_held_by_the_limit():
 
 def test_pipeline_records_the_timeout_and_stores_the_rest(tmp_path):
     """End to end through the pipeline: the slow page's outcome is "timeout", the others are stored."""
-    cfg = Config(database=str(tmp_path / "t.db"), workers=2)
+    cfg = Config(database=str(tmp_path / "t.db"), workers=2, extract_timeout=1.0)
     items = [healthy(0), slow(0), healthy(1), healthy(2)]
 
     async def main():
-        async with Pipeline(cfg) as pipe:
-            pipe.pool.timeout = 1.0  # what cfg.extract_timeout sets (see ExtractPool's timeout)
+        async with open_store(cfg) as store, Pipeline(cfg, store) as pipe:
             for cand, page in items:
                 await pipe.submit(cand, page)
             await asyncio.wait_for(pipe.drain(), 60)

@@ -59,7 +59,7 @@ def test_history_unknown_url_and_missing_db(stored, tmp_path):
     r = ingest_cli("history", "--config", str(cfg), site.url("/never-stored.html"))
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "no article stored under" in r.stderr
     r = ingest_cli("history", "--db", str(tmp_path / "none.db"), "http://example.com/a")
-    assert r.returncode == 1 and "no database" in r.stderr
+    assert r.returncode == 2 and "no database" in r.stderr
     r = ingest_cli("history", "--config", str(cfg), "--format", "xml", "http://example.com/a")
     assert r.returncode == 2
 

@@ -43,16 +43,16 @@ import ingest.fetch.fetcher
 import ingest.fetch.guard
 import ingest.fetch.retry
 import ingest.fetch.robots
-from ingest import schedule, topics
-from ingest.analyse import checks, encoding, normalize
+from ingest import text as normalize
+from ingest.analyse import checks, encoding, topics
 from ingest.analyse.fingerprint import fingerprint
 from ingest.analyse.synth import article
+from ingest.analyse.topics import TopicMatcher
 from ingest.config import load_config
 from ingest.extract import dates
 from ingest.fetch import charset
 from ingest.sources import feeds, sitemap, warc
-from ingest.store import identity
-from ingest.analyse.topics import TopicMatcher
+from ingest.store import identity, schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1_000_000

@@ -5,11 +5,11 @@ import sqlite3
 from datetime import datetime, timezone
 
 import pytest
+import readdb
 
 import ingest
-import readdb
 from ingest.read.api import Article, Reader, Version
-from ingest.read.export import ExportError
+from ingest.store.errors import StoreError
 
 
 @pytest.fixture
@@ -96,6 +96,6 @@ def test_sql_passthrough_is_read_only(fx, store):
 
 
 def test_missing_database(tmp_path):
-    with pytest.raises(ExportError):
+    with pytest.raises(StoreError, match="no database"):
         ingest.open(tmp_path / "missing.db")
     assert not (tmp_path / "missing.db").exists()

@@ -15,12 +15,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import readdb
 from click.testing import CliRunner
 
-import readdb
 from ingest.cli.read import export_cmd
 from ingest.read.export import ExportError, export
 from ingest.read.query import ARTICLE_FIELDS, VERSION_FIELDS, ExportFilters
+from ingest.store.errors import StoreError
 from ingest.store.sqlite.connection import open_writer as open_db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,7 +185,7 @@ def test_versions_export(fx, tmp_path):
 
 def test_missing_database_is_not_created(tmp_path):
     missing = tmp_path / "nope.db"
-    with pytest.raises(ExportError):
+    with pytest.raises(StoreError, match="no database"):
         export(missing, io.StringIO())
     assert not missing.exists()
 
@@ -199,7 +200,7 @@ def test_old_schema_is_reported(tmp_path):
 
     old = tmp_path / "old.db"
     sqlite3.connect(old).execute("PRAGMA user_version = 3")
-    with pytest.raises(ExportError, match="schema version 3"):
+    with pytest.raises(StoreError, match="schema version 3"):
         export(old, io.StringIO())
 
 
@@ -275,12 +276,12 @@ def test_cli_bad_usage_exits_2(fx, args):
     assert res.exit_code == 2, res.output
 
 
-def test_cli_missing_database_exits_1_in_a_subprocess(tmp_path):
+def test_cli_missing_database_exits_2_in_a_subprocess(tmp_path):
     missing = tmp_path / "missing.db"
     proc = subprocess.run([sys.executable, "-c", "from ingest.cli.read import export_cmd; export_cmd()",
                            "--db", str(missing)], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a bad path
     assert proc.stderr.strip().splitlines() == [f"ingest: no database at {missing}"]
     assert not missing.exists()
 

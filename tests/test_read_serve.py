@@ -104,10 +104,10 @@ def test_write_attempts_fail_and_change_nothing(fx, server):
     assert hashlib.sha256(fx.path.read_bytes()).hexdigest() == before
 
 
-def test_serve_missing_database_exits_1(tmp_path):
+def test_serve_missing_database_exits_2(tmp_path):
     missing = tmp_path / "missing.db"
     proc = subprocess.run([sys.executable, "-c", "from ingest.cli.read import serve_cmd; serve_cmd()",
                            "--db", str(missing), "--port", "0"], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
-    assert proc.returncode == 1 and "no database" in proc.stderr
+    assert proc.returncode == 2 and "no database" in proc.stderr
     assert not missing.exists()

@@ -140,7 +140,7 @@ def test_sql_text_and_result_width_are_bounded(server):
     status, body, _ = server.query("SELECT " + ", ".join(f"{i} AS c{i}" for i in range(101)))
     assert status == 400 and "too many columns" in str(body["error"]), body
     status, body, _ = server.query("SELECT * FROM latest LIMIT 1")  # the widest view fits
-    assert status == 200 and len(body[0]) == 26
+    assert status == 200 and len(body[0]) == 31
 
 
 def test_a_query_over_the_memory_cap_fails_and_the_server_carries_on(db):

@@ -39,7 +39,7 @@ def test_reextract_records_a_changed_extraction_once(stored):
 
     r = ingest_cli("reextract", "--config", str(cfg))
     assert r.returncode == 0, r.stderr
-    assert "reextract: checked 1, unchanged 0, changed 1, suspect 0, failed 0" in r.stdout
+    assert "reextract: checked 1, unchanged 0, changed 1, suspect 0, failed 0" in r.stderr  # the summary
     assert f"changed {site.url('/2018/06/12/story.html')} v2 +0 -7" in r.stdout
 
     conn = sqlite3.connect(db)
@@ -52,7 +52,7 @@ def test_reextract_records_a_changed_extraction_once(stored):
     conn.close()
 
     r = ingest_cli("reextract", "--config", str(cfg))
-    assert r.returncode == 0 and "checked 1, unchanged 1, changed 0" in r.stdout
+    assert r.returncode == 0 and "checked 1, unchanged 1, changed 0" in r.stderr
 
     # a re-fetch of the same page afterwards is unchanged: the re-extraction is the current text
     r = ingest_cli("run", "--once", "--config", str(cfg))
@@ -70,8 +70,8 @@ def test_reextract_since_and_usage(stored):
     site, cfg, db = stored
     age_extraction(db)
     r = ingest_cli("reextract", "--config", str(cfg), "--since", "2999-01-01")
-    assert r.returncode == 0 and "checked 0" in r.stdout
+    assert r.returncode == 0 and "checked 0" in r.stderr
     r = ingest_cli("reextract", "--config", str(cfg), "--since", "soon")
     assert r.returncode == 2
     r = ingest_cli("reextract", "--db", str(db.parent / "none.db"))
-    assert r.returncode == 1 and "no database" in r.stderr
+    assert r.returncode == 2 and "no database" in r.stderr

@@ -146,7 +146,7 @@ def test_s3_without_s3fs_is_a_one_line_error(tmp_path):
         pass
     cfg = write_config(tmp_path / "c.yaml", tmp_path / "n.db", [], topics=[])
     r = ingest_cli("backfill", "--config", str(cfg), "--warc", "s3://commoncrawl/crawl-data/x.warc.gz")
-    assert r.returncode == 1 and "ingest[s3]" in r.stderr and r.stderr.strip().count("\n") == 0
+    assert r.returncode == 2 and "ingest[s3]" in r.stderr and r.stderr.strip().count("\n") == 0
 
 
 # --- the real CLI over HTTP ------------------------------------------------------------------
@@ -193,7 +193,7 @@ def test_http_backfill_streams_without_a_temporary_copy_and_prefilters(tmp_path)
     watch.stop()
     assert r.returncode == 0, r.stderr
     assert sorted(db_urls(db)) == sorted(u for u, _ in items if "/summit/" in u)
-    assert "prefiltered 40" in r.stderr and "(40 off topic by the prefilter)" in r.stderr
+    assert "40 off topic (prefilter)" in r.stderr and "(40 off topic by the prefilter)" in r.stderr
     # nothing like the WARC was ever written: not in TMPDIR, not beside the database
     assert watch.largest < size / 4, (watch.largest, size)
     assert not any(temp.iterdir())
@@ -237,7 +237,7 @@ def test_http_backfill_interrupted_then_resumed_stores_each_record_once(tmp_path
         assert 5 <= first < len(items)
         r = ingest_cli("backfill", "--config", str(cfg), "--warc", srv.url("crawl.warc.gz"))  # same file, other URL
     assert r.returncode == 0, r.stderr
-    done = re.search(r"already_done (\d+)", r.stderr)
+    done = re.search(r"(\d+) already done", r.stderr)
     assert done and int(done.group(1)) == first
     urls = db_urls(db)
     assert sorted(urls) == sorted(u for u, _ in items) and len(urls) == len(set(urls))

@@ -27,7 +27,7 @@ class ReadError(Exception):
 
 
 def open_readonly(db_path: str | Path) -> sqlite3.Connection:
-    """A read-only connection to an existing database with the read views (migration 4).
+    """The one way reading commands open a database: read-only, an existing file, with the read views.
 
     Never creates a file (an export of a mistyped path must not leave an empty database)
     and never migrates: the daemon owns the schema.

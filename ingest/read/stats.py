@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Literal
 
 from ingest.records import FeedHealth, Stats
-from ingest.store.sqlite.connection import connect
+from ingest.read.query import open_readonly
 
 
 def collect(db_path: str) -> Stats:
-    conn = connect(db_path, readonly=True)
+    conn = open_readonly(db_path)
     try:
         one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
         flags = {}

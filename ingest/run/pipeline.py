@@ -124,7 +124,7 @@ class Pipeline:
 
     async def __aenter__(self) -> Pipeline:
         # Worker processes first: they must not inherit sockets (see extract/pool.py).
-        self.pool = ExtractPool(self.cfg.workers, self.matcher).start()
+        self.pool = ExtractPool(self.cfg.workers, self.matcher, timeout=self.cfg.extract_timeout).start()
         if self.archive is not None:  # archive files are written off the loop, one writer
             self._archive_thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-archive")
         self._fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts).__aenter__()

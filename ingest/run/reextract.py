@@ -39,7 +39,7 @@ class ReextractReport:
 async def reextract(cfg: Config, since: str | None = None, progress: bool = False) -> ReextractReport:
     """Re-extract the current version of every article fetched since `since` (ISO, default: all)."""
     report = ReextractReport()
-    pool = ExtractPool(cfg.workers, TopicMatcher(())).start()
+    pool = ExtractPool(cfg.workers, TopicMatcher(()), timeout=cfg.extract_timeout).start()
     try:
         async with open_store(cfg) as store:
             total = await store.reextract.count(since)
