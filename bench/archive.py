@@ -50,8 +50,8 @@ import yaml
 from bench.memory import Sampler
 from bench.throughput import ROOT, CpuSampler
 from eval.prefilter import CorpusPage, corpus_pages, extracted, topic_configs
-from ingest.extract.prefilter import Prefilter
 from ingest.analyse.topics import TopicMatcher
+from ingest.extract.prefilter import Prefilter
 
 RECORDS = 20_000
 ON_TOPIC = 0.05

@@ -30,7 +30,7 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.analysis import Bench, pct
@@ -52,8 +52,8 @@ def page_for(url: str, title: str, text: str) -> Extracted:
            f"<body><nav>Home | World</nav><article><h1>{html.escape(title)}</h1>{paras}</article>"
            f"<footer>(c) 2018</footer></body></html>")
     page = Page(url=url, final_url=url, status=200, headers={}, body=doc.encode(), html=doc, charset="utf-8",
-                charset_source="header", charset_mismatch=False, fetched_at=datetime.now(timezone.utc))
-    document = Document(title=title, text=text, published=datetime(2018, 6, 12, 8, tzinfo=timezone.utc),
+                charset_source="header", charset_mismatch=False, fetched_at=datetime.now(UTC))
+    document = Document(title=title, text=text, published=datetime(2018, 6, 12, 8, tzinfo=UTC),
                         language="en", extractor="bench")
     return Extracted(page=page, document=document, fingerprint=fingerprint(title, text))
 
@@ -82,7 +82,7 @@ class Scale:
 
     def items(self, n: int) -> list[tuple[Candidate, Extracted]]:
         out = []
-        for i in range(n):
+        for _ in range(n):
             r = self.rng.random()
             if r < 0.1 and self.stored:  # a re-fetch of a stored article, unchanged
                 url, title, text = self.rng.choice(self.stored)

@@ -26,7 +26,7 @@ import pickle
 import tempfile
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from eval.corpora import page_files, read_page
@@ -71,8 +71,15 @@ def fingerprint_parts(title: str, text: str, acc: dict, repeat: int) -> None:
     fpmod = importlib.import_module("ingest.analyse.fingerprint")  # the module (the package exports the function)
     from ingest.analyse.checks import checks_of_normalised  # noqa: PLC0415
     from ingest.analyse.encoding import fix_encoding  # noqa: PLC0415
-    from ingest.text import (collapse_lines, indexed_tokenised_sentences, normalise_lines,  # noqa: PLC0415
-                                          normalised_hash, shingles, text_hash, tokenised_lines)
+    from ingest.text import (  # noqa: PLC0415
+        collapse_lines,
+        indexed_tokenised_sentences,
+        normalise_lines,
+        normalised_hash,
+        shingles,
+        text_hash,
+        tokenised_lines,
+    )
 
     fixed, acc["  fp: fix_encoding (ftfy when needed)"] = timed(fix_encoding, text, repeat=repeat)
     lines_norm, acc["  fp: normalise (NFKC, quotes, spaces)"] = timed(normalise_lines, fixed, repeat=repeat)
@@ -112,9 +119,9 @@ def page_steps(path: Path, url: str, repeat: int) -> tuple[dict, tuple | None]:
     decoded, acc["decode (event loop)"] = timed(charset.decode, body, "text/html", repeat=repeat)
     page = Page(url=url, final_url=url, status=200, headers={"content-type": "text/html"}, body=b"", html=decoded.text,
                 charset=decoded.charset, charset_source=decoded.source, charset_mismatch=decoded.mismatch,
-                fetched_at=datetime.now(timezone.utc))
+                fetched_at=datetime.now(UTC))
     cand = Candidate(url=url, source="feed", feed_url=None, guid=url, title="Page",
-                     published=datetime(2018, 6, 12, tzinfo=timezone.utc))
+                     published=datetime(2018, 6, 12, tzinfo=UTC))
     answer, acc["worker task (run + pickle)"] = timed(lambda: pickle.dumps(worker.run(page, cand)), repeat=repeat)
     _, acc["  page_dates"] = timed(page_dates, decoded.text, repeat=repeat)
     tree, acc["  load_html (lxml parse)"] = timed(load_html, decoded.text, repeat=repeat)

@@ -37,8 +37,8 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from eval.corpora import page_files, read_page
@@ -64,7 +64,7 @@ class Site:
         return [self.url(i) for i in range(self.n)]
 
     def feed(self, k: int) -> bytes:
-        now = datetime(2018, 6, 12, tzinfo=timezone.utc)
+        now = datetime(2018, 6, 12, tzinfo=UTC)
         items = []
         for i in range(k, self.n, len(self.ports)):
             u = self.url(i)
@@ -210,7 +210,7 @@ def _ingest_extraction(job: tuple[str, str]) -> tuple[str, str]:
 
 # every benchmark page is listed in a feed with a date (Site.feed)
 _FEED_DATED = Candidate(url="", source="feed", feed_url=None, guid="", title="Page",
-                        published=datetime(2018, 6, 12, tzinfo=timezone.utc))
+                        published=datetime(2018, 6, 12, tzinfo=UTC))
 
 
 def ceiling(files: list[Path], urls: list[str], extract=_trafilatura_direct, workers: int = 2,
@@ -397,7 +397,7 @@ def run_newspaper(site: Site, work: Path, threads: int) -> tuple[float, int, str
         info = json.loads(r.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         return wall, 0, f"failed: {r.stderr.strip().splitlines()[-1:]}"
-    return wall, info["ok"], f'{info["version"]} ({info["errors"]} pages raised)' 
+    return wall, info["ok"], f'{info["version"]} ({info["errors"]} pages raised)'
 
 
 # --- quality ----------------------------------------------------------------------------------------

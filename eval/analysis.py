@@ -11,7 +11,7 @@ import re
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import ftfy
@@ -30,7 +30,7 @@ TARGETS = {  # issue 15: the synthetic evaluation does not regress
     "patchwork.precision": 0.95, "patchwork.recall": 0.90, "patchwork.sources_named": 0.80,
     "mojibake.precision": 0.98, "mojibake.recall": 0.98, "clean.flagged_max": 0.02,
 }
-BASE = datetime(2024, 5, 1, tzinfo=timezone.utc)
+BASE = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 def _fp(args):

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ def giveme_rows(root: Path) -> list[Row]:
         d = json.loads(path.read_text(encoding="utf-8"))
         did = d.get("dId") or path.stem
         published = parse(d.get("date_publish"))
-        when = published or datetime(2017, 1, 1, tzinfo=timezone.utc)
+        when = published or datetime(2017, 1, 1, tzinfo=UTC)
         paras = [p.strip() for p in (d.get("text") or "").split("\n") if p.strip()]
         out.append(Row("giveme5w1h", did, d["source_domain"], d["url"], when, d.get("title") or "", paras,
                        labels.get(("giveme5w1h", did), {}), published))

@@ -15,6 +15,7 @@ import argparse
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC
 
 from .corpora import page_files, read_page
 
@@ -41,7 +42,7 @@ def _reference(path: str) -> tuple[tuple | None, float]:
 def _ingest(path: str) -> tuple[tuple | None, float, float]:
     """ingest's extraction step on the same text (date: htmldate's only where ingest uses it),
     its CPU seconds, and its CPU seconds when the feed gave the date (the common case)."""
-    from datetime import datetime, timezone  # noqa: PLC0415
+    from datetime import datetime  # noqa: PLC0415
 
     from ingest.extract.worker import extract_document  # noqa: PLC0415
     from ingest.fetch.charset import decode  # noqa: PLC0415
@@ -51,7 +52,7 @@ def _ingest(path: str) -> tuple[tuple | None, float, float]:
     t0 = time.process_time()
     doc = extract_document(html, url)
     cpu = time.process_time() - t0
-    feed = Candidate(url=url, source="feed", published=datetime(2018, 6, 12, tzinfo=timezone.utc))
+    feed = Candidate(url=url, source="feed", published=datetime(2018, 6, 12, tzinfo=UTC))
     t0 = time.process_time()
     extract_document(html, url, feed)
     cpu_feed_dated = time.process_time() - t0

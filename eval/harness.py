@@ -7,7 +7,7 @@ the text with the pure judge (ingest/analyse/judge.py) over the store's SQLite c
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
@@ -18,7 +18,7 @@ from ingest.store.sqlite.corpus import SQLiteCorpus
 from ingest.store.sqlite.schema import migrate
 from ingest.times import parse, to_text
 
-BASE = datetime(2024, 5, 1, tzinfo=timezone.utc)
+BASE = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 class IndexedCorpus:

@@ -29,9 +29,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.analyse.topics import TopicMatcher
 from ingest.config import TopicConfig, load_config
 from ingest.extract.prefilter import Prefilter
-from ingest.analyse.topics import TopicMatcher
 
 from .corpora import page_files, read_page, shared_dir
 

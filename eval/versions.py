@@ -30,21 +30,21 @@ import time
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingest.text import normalise_text
+from ingest.analyse.topics import TopicMatcher
 from ingest.config import load_config
 from ingest.extract.worker import extract
 from ingest.records import Candidate, Extracted, Page, Skipped
 from ingest.sources.feeds import parse_feed
 from ingest.store.sqlite.tables import ZSTD_LEVEL
 from ingest.store.sqlite.writer import Writer
-from ingest.analyse.topics import TopicMatcher
+from ingest.text import normalise_text
 
 from .corpora import html_to_text, shared_dir
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ARCHIVE_PREFIX = "https://archive.is/newest/"
 
 
@@ -145,7 +145,7 @@ def newsedits(root: Path, tmp: Path, workers: int) -> Result | None:
     reference(states, res)
     w = new_writer(tmp, "newsedits")
     per_article: dict[str, list[str]] = defaultdict(list)
-    for (page, cand), ex in zip(items, extract_all(items, workers)):
+    for (_page, cand), ex in zip(items, extract_all(items, workers)):
         if isinstance(ex, Skipped):
             res.outcomes[f"skipped:{ex.reason}"] += 1
             continue
@@ -180,7 +180,7 @@ def feed_history(root: Path, tmp: Path, workers: int, max_polls: int | None) -> 
         feed_url = f"https://feeds.example/{feed_dir.name}.xml"
         polls = []
         for f in sorted(feed_dir.glob("*.xml.gz"))[:max_polls]:
-            at = datetime.strptime(_POLL_TIME.match(f.name).group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+            at = datetime.strptime(_POLL_TIME.match(f.name).group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
             try:
                 parsed = parse_feed(gzip.decompress(f.read_bytes()), feed_url)
             except Exception:  # an empty snapshot: no entries this poll
@@ -249,7 +249,7 @@ def storage(root: Path, tmp: Path, workers: int) -> Storage | None:
         items.append((make_page(url, f.read_text(errors="replace"), T0 + timedelta(minutes=i)),
                       Candidate(url=url, source="urls")))
     w = new_writer(tmp, "storage")
-    for (page, cand), ex in zip(items, extract_all(items, workers)):
+    for (_page, cand), ex in zip(items, extract_all(items, workers)):
         if isinstance(ex, Extracted):
             w.store_many([(cand, ex, None)])
     c = w.conn

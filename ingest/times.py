@@ -9,10 +9,10 @@ datetimes (naive means UTC, "Z" allowed) and RFC 822 dates from feeds.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from email.utils import parsedate_to_datetime
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def now() -> datetime:

@@ -58,7 +58,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape as xml_escape
 
@@ -294,7 +294,7 @@ class FaultServer:
         if "retry_after" in request.query:
             headers["Retry-After"] = request.query["retry_after"]
         elif "retry_after_in" in request.query:
-            when = datetime.now(timezone.utc) + timedelta(seconds=float(request.query["retry_after_in"]))
+            when = datetime.now(UTC) + timedelta(seconds=float(request.query["retry_after_in"]))
             headers["Retry-After"] = format_datetime(when, usegmt=True)
         return web.Response(status=code, text=f"error {code}", headers=headers)
 
@@ -446,14 +446,14 @@ class FaultServer:
             if request.headers.get("If-None-Match") == headers["ETag"]:
                 return web.Response(status=304, headers=headers)
         elif mode == "lastmod":
-            lm = datetime(2018, 6, 11, 8, tzinfo=timezone.utc) + timedelta(hours=version)
+            lm = datetime(2018, 6, 11, 8, tzinfo=UTC) + timedelta(hours=version)
             headers["Last-Modified"] = format_datetime(lm, usegmt=True)
             since = request.headers.get("If-Modified-Since")
             if since == headers["Last-Modified"]:
                 return web.Response(status=304, headers=headers)
         elif mode == "liar":
             headers["ETag"] = f'"{key}-{serial}"'  # changes every time; content does not
-            headers["Last-Modified"] = format_datetime(datetime.now(timezone.utc), usegmt=True)
+            headers["Last-Modified"] = format_datetime(datetime.now(UTC), usegmt=True)
         else:
             raise web.HTTPNotFound()
         return web.Response(text=body, headers=headers)

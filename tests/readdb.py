@@ -13,8 +13,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.store.sqlite.connection import open_writer as open_db
 from ingest.store.identity import url_key
+from ingest.store.sqlite.connection import open_writer as open_db
 
 FEED_NEWS = "https://news.example.org/rss.xml"
 FEED_WIRE = "https://wire.example.net/feed.atom"
@@ -256,7 +256,7 @@ class Server:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         import os
         import socket
         import subprocess

@@ -1,7 +1,7 @@
 """The judge over the SQLite corpus index on a real file: duplicate kinds, originals,
 patchwork, boundedness."""
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ class Store(IndexedCorpus):
     """Texts stored at a given hour (and publication time), judged against what came before."""
 
     def put(self, site, title, text, hour, published=None, article_id=None):
-        seen = datetime(2024, 5, 1, hour, tzinfo=timezone.utc)
+        seen = datetime(2024, 5, 1, hour, tzinfo=UTC)
         aid, self.last = super().put(site, title, text, fingerprint(title, text), seen=seen, published=published,
                                      article_id=article_id)
         self.conn.commit()
@@ -137,7 +137,7 @@ def make_patchwork(store, k):
         sources.append((aid, paragraphs(text)))
     parts = []
     for j in range(3):
-        for aid, paras in sources:
+        for _aid, paras in sources:
             parts.append(paras[j])
     title = "Stitched story"
     return sources, title, "\n\n".join([title, title] + parts)

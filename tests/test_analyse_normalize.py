@@ -1,6 +1,12 @@
 """Normalisation, hashing and sentence cutting shared by all analysis layers."""
 from ingest.text import (
-    fold_spelling, indexed_sentences, normalise_text, sentence_key, spelling_family, split_sentences, text_hash,
+    fold_spelling,
+    indexed_sentences,
+    normalise_text,
+    sentence_key,
+    spelling_family,
+    split_sentences,
+    text_hash,
 )
 
 
@@ -63,8 +69,15 @@ def test_one_tokenisation_gives_the_sentences_lines_and_text_tokens():
     """tokenised_lines replaces three tokenisations in the fingerprint: it must give the same
     sentences, line keys and text tokens as each computed on its own."""
     from ingest.analyse.checks import _key
-    from ingest.text import (collapse_lines, indexed_normalised_sentences, indexed_tokenised_sentences,
-                                          normalise_lines, split_sentences, tokenised_lines, words)
+    from ingest.text import (
+        collapse_lines,
+        indexed_normalised_sentences,
+        indexed_tokenised_sentences,
+        normalise_lines,
+        split_sentences,
+        tokenised_lines,
+        words,
+    )
 
     text = normalise_lines("İstanbul'da STRASSE straße\tmit Tab. Mr. Smith went home. U.S. officials said so!\x1c"
                            "Next part  here.\u2028Line two, \"quoted\n\n  \"and next line. It ends here...\nx")

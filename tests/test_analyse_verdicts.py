@@ -2,7 +2,7 @@
 chain through hubs, page residue is not garble, pages that are not articles are named."""
 import random
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ from eval.harness import IndexedCorpus  # noqa: E402
 
 class Store(IndexedCorpus):
     def put(self, site, title, text, hour, published=None, article_id=None):
-        seen = datetime(2024, 5, 1, hour, tzinfo=timezone.utc)
+        seen = datetime(2024, 5, 1, hour, tzinfo=UTC)
         aid, self.last = super().put(site, title, text, fingerprint(title, text), seen=seen, published=published,
                                      article_id=article_id)
         self.conn.commit()
@@ -172,11 +172,11 @@ def test_page_kinds(title, lines, kind):
 
 
 def test_a_guessed_date_far_from_first_seen_does_not_make_an_original():
-    seen = datetime(2018, 7, 15, 12, tzinfo=timezone.utc)
-    assert origin_time(datetime(2015, 1, 1, tzinfo=timezone.utc), "htmldate", seen) == seen
-    assert origin_time(datetime(2018, 7, 14, tzinfo=timezone.utc), "htmldate", seen).day == 14
-    assert origin_time(datetime(2015, 1, 1, tzinfo=timezone.utc), "jsonld", seen).year == 2015
-    assert origin_time(datetime(2019, 1, 1, tzinfo=timezone.utc), "feed", seen) == seen  # never after first seen
+    seen = datetime(2018, 7, 15, 12, tzinfo=UTC)
+    assert origin_time(datetime(2015, 1, 1, tzinfo=UTC), "htmldate", seen) == seen
+    assert origin_time(datetime(2018, 7, 14, tzinfo=UTC), "htmldate", seen).day == 14
+    assert origin_time(datetime(2015, 1, 1, tzinfo=UTC), "jsonld", seen).year == 2015
+    assert origin_time(datetime(2019, 1, 1, tzinfo=UTC), "feed", seen) == seen  # never after first seen
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -1,14 +1,14 @@
 """WarcArchive writes what warc_pages reads back; files survive a kill mid-run."""
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from ingest.run.archive import WarcArchive, http_head
 from ingest.fetch import charset
 from ingest.records import Page
+from ingest.run.archive import WarcArchive, http_head
 from ingest.sources.warc import WarcStats, warc_pages
 
 pytestmark = pytest.mark.timeout(30)
@@ -21,7 +21,7 @@ def make_page(n: int, *, body: bytes | None = None, ctype="text/html; charset=ut
     return Page(
         url=f"http://news.test/a/{n}?utm=x", final_url=f"https://news.test/a/{n}", status=200, headers=headers,
         body=body, html=d.text, charset=d.charset, charset_source=d.source, charset_mismatch=d.mismatch,
-        fetched_at=datetime(2024, 5, 1, 12, 0, n, 123456, tzinfo=timezone.utc),
+        fetched_at=datetime(2024, 5, 1, 12, 0, n, 123456, tzinfo=UTC),
     )
 
 

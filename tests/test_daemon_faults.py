@@ -12,8 +12,16 @@ import time
 from urllib.parse import urlencode
 
 import pytest
-from faultserver import (FaultServer, consistency_problems, daemon_config, ingest_env, query, reap,
-                         start_daemon, wait_for)
+from faultserver import (
+    FaultServer,
+    consistency_problems,
+    daemon_config,
+    ingest_env,
+    query,
+    reap,
+    start_daemon,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -66,7 +74,7 @@ def test_daemon_survives_every_fault_and_stays_polite(tmp_path):
                             schedule={"min_interval": 1.0, "default_interval": 2.0, "max_interval": 20.0})
         proc = start_daemon(cfg, "--grace", "2", "--log-format", "json", "-v", log_path=tmp_path / "daemon.log", hosts=PINS)
         try:
-            healthy = {u("/article/a%d" % i, "a.test") for i in range(1, 5)} | {u(p, "b.test") for p in good_b} \
+            healthy = {u(f"/article/a{i}", "a.test") for i in range(1, 5)} | {u(p, "b.test") for p in good_b} \
                 | {u("/article/d1", "d.test")}
 
             def all_stored():

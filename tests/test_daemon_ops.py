@@ -9,8 +9,17 @@ import sys
 import time
 
 import pytest
-from faultserver import (FaultServer, consistency_problems, daemon_config, ingest_env, query, reap, start_daemon,
-                         start_ingest, wait_for)
+from faultserver import (
+    FaultServer,
+    consistency_problems,
+    daemon_config,
+    ingest_env,
+    query,
+    reap,
+    start_daemon,
+    start_ingest,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(90)
 PINS = {name: "127.0.0.1" for name in ("a.test", "b.test", "c.test")}
@@ -125,7 +134,7 @@ def test_second_daemon_on_same_database_is_refused(tmp_path):
         cfg = daemon_config(tmp_path / "c.yaml", db, [srv.url("/feed.xml?n=2", "a.test")])
         proc = start_daemon(cfg, log_path=log, hosts=PINS)
         try:
-            wait_for(lambda: started(log), 15, what="daemon start")
+            wait_for(lambda log=log: started(log), 15, what="daemon start")
             for args in (["run"], ["run", "--once"]):
                 r = subprocess.run([sys.executable, "-m", "ingest", *args, "--config", str(cfg)], capture_output=True,
                                    text=True, timeout=30, env=ingest_env(PINS))
@@ -242,7 +251,7 @@ def test_kill_9_at_random_moments_then_restart(tmp_path):
                 # any moment: during start-up and migrations (first round), or mid-ingest
                 time.sleep(rng.uniform(0.3, 2.0) if round_ == 0 else 0.0)
                 if round_:
-                    wait_for(lambda: started(log), 15, what="daemon start")
+                    wait_for(lambda log=log: started(log), 15, what="daemon start")
                     time.sleep(rng.uniform(0.1, 1.0))
                 proc.send_signal(signal.SIGKILL)
                 assert proc.wait(5) == -signal.SIGKILL

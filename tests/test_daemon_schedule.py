@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from datetime import UTC
 from urllib.parse import urlencode
 
 import pytest
@@ -93,8 +94,8 @@ def test_conditional_get_adaptive_interval_hints_backoff_and_resume(tmp_path):
         try:
             wait_for(lambda: len(srv.requests_to("/cond/etag/k1")) > len(sent), 15, what="first poll after restart")
             time.sleep(0.5)
-            from datetime import datetime, timezone
-            if datetime.fromisoformat(saved[failing]) > datetime.now(timezone.utc):
+            from datetime import datetime
+            if datetime.fromisoformat(saved[failing]) > datetime.now(UTC):
                 assert len(srv.requests_to("/status/503")) == before  # not due yet
             stop(proc)
         finally:

@@ -5,12 +5,12 @@ import gzip
 import io
 import sqlite3
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+from conftest import ingest_cli, write_config
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from conftest import ingest_cli, write_config
 from ingest.demo.site import render_page
 from ingest.demo.stories import summit_story
 from ingest.sources.warc import warc_pages
@@ -65,7 +65,7 @@ def _warc(path, pages):
 
 
 def test_warc_backfill_keeps_capture_time_and_resumes(tmp_path):
-    stories = [summit_story(i, datetime(2018, 6, 12, i, tzinfo=timezone.utc)) for i in range(3)]
+    stories = [summit_story(i, datetime(2018, 6, 12, i, tzinfo=UTC)) for i in range(3)]
     pages = [(f"https://paper.example/{s.slug}", render_page("paper", s, f"https://paper.example/{s.slug}"),
               f"2018-06-1{3 + i}T10:00:00Z") for i, s in enumerate(stories)]
     warc = tmp_path / "crawl.warc.gz"

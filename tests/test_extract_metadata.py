@@ -3,7 +3,7 @@ page_metadata (ingest/extract/metadata.py) against trafilatura's extract_metadat
 worker's C-level lxml class lookup against lxml.html's Python one."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import trafilatura
@@ -14,8 +14,8 @@ from trafilatura.utils import HTML_PARSER, load_html
 
 from ingest.extract import worker
 from ingest.extract.metadata import page_metadata
-from ingest.times import parse
 from ingest.records import Candidate
+from ingest.times import parse
 
 STORY = "".join(f"<p>Paragraph {i}: the leaders met in Singapore on Tuesday for talks about the peninsula, "
                 f"officials said, and the statement was signed after four hours.</p>" for i in range(8))
@@ -64,7 +64,7 @@ def test_extract_document_matches_trafilatura_with_metadata():
             (ref.text.strip(), ref.title, ref.author, ref.sitename, ref.url)
         # nothing better known: htmldate's date (a day: midnight UTC)
         assert (doc.published, doc.date_source) == (parse(ref.date), "htmldate")
-        feed = Candidate(url=url, source="feed", published=datetime(2018, 6, 12, 1, tzinfo=timezone.utc))
+        feed = Candidate(url=url, source="feed", published=datetime(2018, 6, 12, 1, tzinfo=UTC))
         assert worker.extract_document(html, url, feed).date_source == "feed"
 
 

@@ -1,15 +1,15 @@
 """Feed parsing (feedparser) and the topic filter, on feeds we generate."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
+from ingest.analyse.topics import TopicMatcher
 from ingest.config import TopicConfig
 from ingest.demo.site import render_feed
 from ingest.demo.stories import world
 from ingest.sources.feeds import FeedError, parse_feed
-from ingest.analyse.topics import TopicMatcher
 
 MATCHER = TopicMatcher.from_config([TopicConfig("trump-kim-summit", ["summit", "Kim Jong[ -]?Un", "denucleari[sz]ation"])])
 BASE = "http://news.test"
@@ -64,7 +64,7 @@ def test_atom_updated_date_and_guid():
 <updated>2018-06-12T04:05:06+02:00</updated></entry></feed>"""
     (c,) = parse_feed(body, "https://a.test/atom").candidates
     assert c.guid == "tag:a,2018:1"
-    assert c.published == datetime(2018, 6, 12, 2, 5, 6, tzinfo=timezone.utc)
+    assert c.published == datetime(2018, 6, 12, 2, 5, 6, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("body", [b"<html><body>not a feed</body></html>", b"<rss><channel><item>", b"\x89PNG\r\n\x1a\n", b""])

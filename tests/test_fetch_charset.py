@@ -43,7 +43,7 @@ def test_undeclared_utf8_after_a_long_ascii_head_is_utf8(filler):
     """Detection reads the first 64 KB only: after a long ASCII head (inline scripts), or cut
     inside a character, it answered cp1252 for valid UTF-8 -- real pages were stored with
     "Magistratesâ€™ Court" and "GÃ©nero". The bytes decide first."""
-    body = f"<html><head><script>{filler}</script></head><body><p>Magistrates’ Court, Género.</p>".encode("utf-8")
+    body = f"<html><head><script>{filler}</script></head><body><p>Magistrates’ Court, Género.</p>".encode()
     assert len(body) > 65536
     d = decode(body, "text/html")
     assert (d.charset, d.source, d.mismatch) == ("utf-8", "detected", False)
@@ -84,7 +84,7 @@ def test_header_beats_meta():
 
 
 def test_meta_claiming_utf16_is_ignored():
-    body = f'<meta charset="utf-16">{FRENCH}'.encode("utf-8")
+    body = f'<meta charset="utf-16">{FRENCH}'.encode()
     d = decode(body)
     assert d.charset == "utf-8" and "président" in d.text
 

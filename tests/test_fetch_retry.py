@@ -1,7 +1,7 @@
 """Retries: transient failures are retried with backoff, Retry-After is honoured and capped."""
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -27,7 +27,7 @@ def gaps(srv, path_prefix):
 
 
 def test_parse_retry_after():
-    now = datetime(2018, 6, 12, 9, 0, tzinfo=timezone.utc)
+    now = datetime(2018, 6, 12, 9, 0, tzinfo=UTC)
     assert parse_retry_after("120", cap=300, now=now) == 120
     assert parse_retry_after("100000", cap=300, now=now) == 300
     assert parse_retry_after(format_datetime(now + timedelta(seconds=90), usegmt=True), 300, now) == 90

@@ -11,7 +11,7 @@ import signal
 import sqlite3
 import time
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ingest.analyse.synth import article
 from ingest.config import Config
@@ -30,7 +30,7 @@ def make_page(i: int, paragraphs: int = 8, host: str = "news.test") -> tuple[Can
     url = f"https://{host}/story/{i}.html"
     body = doc.encode()
     page = Page(url=url, final_url=url, status=200, headers={"Content-Type": "text/html"}, body=body, html=doc,
-                charset="utf-8", charset_source="header", charset_mismatch=False, fetched_at=datetime.now(timezone.utc))
+                charset="utf-8", charset_source="header", charset_mismatch=False, fetched_at=datetime.now(UTC))
     return Candidate(url=url, source="warc", record_key=f"test:{i}"), page
 
 

@@ -8,9 +8,9 @@ import time
 import lxml.html
 import pytest
 
+from ingest.analyse.topics import TopicMatcher
 from ingest.config import TopicConfig
 from ingest.extract.prefilter import Prefilter, factors, fold_spaces
-from ingest.analyse.topics import TopicMatcher
 
 pytestmark = pytest.mark.timeout(60)
 

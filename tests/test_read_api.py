@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import readdb
@@ -39,7 +39,7 @@ def test_articles_typed_and_filtered(fx, store):
     arts = list(store.articles())
     assert len(arts) == fx.n_articles and all(isinstance(a, Article) for a in arts)
     bridge = next(a for a in arts if a.url == fx.urls["bridge"])
-    assert bridge.published == datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+    assert bridge.published == datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
     assert bridge.first_seen.tzinfo is not None and bridge.version == 3 and bridge.clean
     assert bridge.topics == ["transport", "storm"] and len(bridge.feeds) == 2
     near = next(a for a in arts if a.url == fx.urls["bridge_near"])
@@ -57,7 +57,7 @@ def test_versions(fx, store):
     vs = store.versions(fx.urls["bridge"])
     assert [v.version for v in vs] == [1, 2, 3] and all(isinstance(v, Version) for v in vs)
     assert vs[0].text == readdb.BRIDGE_V1 and vs[0].change == "first"
-    assert vs[2].fetched_at == datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+    assert vs[2].fetched_at == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     assert store.versions("https://nowhere.example/x") == []
 
 

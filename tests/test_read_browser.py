@@ -14,7 +14,6 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 import readdb
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome",

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -103,7 +103,7 @@ def test_parquet_types_and_content(fx, tmp_path):
     rows = {r["url"]: r for r in table.to_pylist()}
     assert len(rows) == fx.n_articles
     bridge = rows[fx.urls["bridge"]]
-    assert bridge["published"] == datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+    assert bridge["published"] == datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
     assert bridge["topics"] == ["transport", "storm"] and bridge["duplicate"] is None
     near = rows[fx.urls["bridge_near"]]["duplicate"]
     assert (near["of"], near["kind"], near["similarity"]) == (fx.urls["bridge"], "near", 0.91)

@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 import readdb
+
 from ingest.read.serve import metadata
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,8 +5,8 @@ import json
 import sqlite3
 
 import pytest
-
 import readdb
+
 from ingest.store.sqlite.connection import open_writer as open_db
 from ingest.store.sqlite.schema import MIGRATIONS, migrate
 

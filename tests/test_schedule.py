@@ -1,12 +1,20 @@
 """The poll-interval policy, without a clock: adaptive, bounded, hints as a floor, jitter, stagger."""
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ingest.config import ScheduleConfig
 from ingest.records import FeedState, FetchLog, Poll
-from ingest.store.schedule import FAILURE_WEIGHT, cache_hint, jittered, next_check, next_interval, plan_next_poll, stagger
+from ingest.store.schedule import (
+    FAILURE_WEIGHT,
+    cache_hint,
+    jittered,
+    next_check,
+    next_interval,
+    plan_next_poll,
+    stagger,
+)
 
 CFG = ScheduleConfig(min_interval=300, default_interval=900, max_interval=21600)
 
@@ -45,7 +53,7 @@ def test_server_hints_are_a_floor_capped_at_max_interval():
 
 def test_plan_next_poll_counts_failures_and_honours_hints():
     cfg = ScheduleConfig(min_interval=5, default_interval=60, max_interval=600)
-    t0 = datetime(2018, 6, 12, tzinfo=timezone.utc)
+    t0 = datetime(2018, 6, 12, tzinfo=UTC)
     feed = FeedState(1, "http://a.test/feed", interval=10.0, failures=1.0)
     log = FetchLog(feed.url, "feed", "ok", t0)
     ok = plan_next_poll(cfg, feed, Poll(log, ok=True, new=3), t0, rng=random.Random(1))
@@ -59,7 +67,7 @@ def test_plan_next_poll_counts_failures_and_honours_hints():
 
 def test_recheck_decays_resets_and_stops():
     cfg = ScheduleConfig(recheck_after=1800, recheck_growth=1.5, recheck_max_age_days=1)
-    first = datetime(2018, 6, 12, tzinfo=timezone.utc)
+    first = datetime(2018, 6, 12, tzinfo=UTC)
     at, interval = next_check(cfg, first, first, None, changed=True)
     assert interval == 1800 and at == first + timedelta(seconds=1800)
     at2, interval2 = next_check(cfg, at, first, interval, changed=False)

@@ -2,7 +2,7 @@
 import gzip
 import logging
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
@@ -12,12 +12,17 @@ from ingest.fetch import Fetcher
 from ingest.fetch.fetcher import binary_type
 from ingest.records import FetchFailure, Page
 from ingest.sources.sitemap import (
-    SitemapError, SitemapStats, inflate, parse_sitemap, parse_w3c_datetime, sitemap_candidates,
+    SitemapError,
+    SitemapStats,
+    inflate,
+    parse_sitemap,
+    parse_w3c_datetime,
+    sitemap_candidates,
 )
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 NEWS_NS = 'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
-UTC = timezone.utc
+UTC = UTC
 
 
 def urlset(*entries) -> bytes:

@@ -3,7 +3,7 @@ import gzip
 import io
 import logging
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
@@ -14,7 +14,7 @@ from ingest.sources.warc import WarcStats, file_identity, warc_pages, warc_stats
 
 pytestmark = pytest.mark.timeout(30)
 
-UTC = timezone.utc
+UTC = UTC
 HTML = "<!doctype html><html><head><title>Story {n}</title></head><body><p>Summit news {n}. Leaders met.</p></body></html>"
 RUSSIAN = "<html><body><p>Новости дня: переговоры продолжаются.</p></body></html>"
 

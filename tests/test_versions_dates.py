@@ -1,7 +1,7 @@
 """Dates with their source (ingest/extract/dates.py) as extract_document records them."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ingest.extract.dates import page_dates
 from ingest.extract.worker import extract_document
@@ -30,7 +30,7 @@ def test_extract_document_prefers_the_feed_date_then_the_page():
             'content="2018-06-12T09:00:00+08:00"></head>' + BODY)
     doc = extract_document(html, "https://example.com/a")
     # stored in UTC whatever offset the page gave (ingest/times.py)
-    assert (doc.published, doc.date_source) == (datetime(2018, 6, 12, 1, tzinfo=timezone.utc), "meta")
-    feed = Candidate(url="https://example.com/a", source="feed", published=datetime(2018, 6, 12, 1, tzinfo=timezone.utc))
+    assert (doc.published, doc.date_source) == (datetime(2018, 6, 12, 1, tzinfo=UTC), "meta")
+    feed = Candidate(url="https://example.com/a", source="feed", published=datetime(2018, 6, 12, 1, tzinfo=UTC))
     doc = extract_document(html, "https://example.com/a", feed)
-    assert (doc.published, doc.date_source) == (datetime(2018, 6, 12, 1, tzinfo=timezone.utc), "feed")
+    assert (doc.published, doc.date_source) == (datetime(2018, 6, 12, 1, tzinfo=UTC), "feed")

@@ -1,7 +1,7 @@
 """The version decision rules (ingest/store/versions.py), without a database."""
 from __future__ import annotations
 
-from ingest.store.versions import (Fetched, Seen, VersionRules, body_hash, decide, overlap, word_changes, word_ops)
+from ingest.store.versions import Fetched, Seen, VersionRules, body_hash, decide, overlap, word_changes, word_ops
 
 
 def seen(n, text="t", title="h", words=200, body=None):

@@ -1,14 +1,14 @@
 """The writer in-process: pages stored in any order, flags that follow the index."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from versions_site import PARAS, Story, render
 
+from ingest.analyse.topics import TopicMatcher
 from ingest.config import load_config
 from ingest.extract.worker import extract
 from ingest.records import Candidate, Page
-from ingest.analyse.topics import TopicMatcher
 from ingest.store.sqlite.writer import Writer
 
 
@@ -27,7 +27,7 @@ def store(w: Writer, url: str, story: Story, when: datetime):
 def test_copy_stored_before_its_original_is_flagged_when_the_original_arrives(tmp_path):
     cfg = load_config(None, str(tmp_path / "s.db"))
     w = Writer.open(cfg.database, cfg)
-    t = datetime(2018, 6, 12, 9, tzinfo=timezone.utc)
+    t = datetime(2018, 6, 12, 9, tzinfo=UTC)
     copy = store(w, "https://copies.example/news/summit", Story(published="2018-06-12T12:00:00+08:00"), t)
     assert copy.flags == ()  # nothing to copy yet
     original = store(w, "https://harbour.example/news/summit", Story(), t)  # published three hours earlier
@@ -60,7 +60,7 @@ def test_a_capture_from_the_past_becomes_a_version_in_its_place_in_time(tmp_path
     cfg = load_config(None, str(tmp_path / "s.db"))
     w = Writer.open(cfg.database, cfg)
     url = "https://harbour.example/news/summit"
-    day = lambda h: datetime(2018, 6, 12, h, tzinfo=timezone.utc)  # noqa: E731
+    day = lambda h: datetime(2018, 6, 12, h, tzinfo=UTC)  # noqa: E731
     v_noon = Story(paras=PARAS + ["Markets in Seoul rose after the statement was signed on the island."])
     v_evening = Story(paras=PARAS + ["Markets in Seoul rose after the statement was signed.",
                                      "Kim returned to Pyongyang aboard an Air China jet on Wednesday."])

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import re
 import re._parser as sre_parse  # the stdlib's own regex parser (sre_parse), to read BADNESS_RE
-from re._constants import (ANY, AT, BRANCH, CATEGORY, IN, LITERAL, MAX_REPEAT, MAXREPEAT, MIN_REPEAT, NOT_LITERAL,
-                           RANGE)
+from re._constants import ANY, AT, BRANCH, CATEGORY, IN, LITERAL, MAX_REPEAT, MAXREPEAT, MIN_REPEAT, NOT_LITERAL, RANGE
 
 import ftfy
 from ftfy.badness import BADNESS_RE, MOJIBAKE_CATEGORIES

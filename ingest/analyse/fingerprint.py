@@ -12,13 +12,22 @@ import numpy as np
 import xxhash
 
 from ingest.records import Fingerprint
+from ingest.text import (
+    collapse_lines,
+    hash63,
+    indexed_tokenised_sentences,
+    line_key,
+    nonempty_lines,
+    normalise_lines,
+    normalised_hash,
+    shingles,
+    text_hash,
+    tokenised_lines,
+)
 
 from .checks import checks_of_normalised
 from .encoding import fix_encoding
 from .kinds import page_kind
-from ingest.text import (collapse_lines, hash63, indexed_tokenised_sentences, line_key, nonempty_lines,
-                         normalise_lines, normalised_hash,
-                        shingles, text_hash, tokenised_lines)
 
 NUM_PERM = 128
 BANDS, ROWS = 32, 4  # P(candidate) = 0.87 at J=0.5, 0.99 at J=0.6 (notes §1.1 table)

@@ -16,7 +16,7 @@ class TopicMatcher:
     patterns: tuple[tuple[str, re.Pattern], ...]
 
     @classmethod
-    def from_config(cls, topics: list[TopicConfig]) -> "TopicMatcher":
+    def from_config(cls, topics: list[TopicConfig]) -> TopicMatcher:
         return cls(tuple(
             (t.name, re.compile(r"\b(?:" + "|".join(f"(?:{k})" for k in t.keywords) + r")\b", re.IGNORECASE))
             for t in topics

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -87,7 +87,7 @@ def _when(value: str | None, option: str) -> datetime | None:
         dt = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"expected an ISO date like 2018-06-01, got {value!r}", param_hint=option) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 @click.command()
@@ -194,7 +194,7 @@ def _cc_news_files(cfg: Config, value: str, until: str | None, since_dt: datetim
         elif since_dt is None and until_dt is None:
             raise CCNewsError("--cc-news needs a month (2018-06), a day (2018-06-12) or --since/--until")
         else:
-            start, end = datetime(2016, 8, 1, tzinfo=timezone.utc), datetime.now(timezone.utc)
+            start, end = datetime(2016, 8, 1, tzinfo=UTC), datetime.now(UTC)
         if since_dt is not None:
             start = max(start, since_dt)
         if until_dt is not None:

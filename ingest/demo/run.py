@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from ingest.config import Config, parse_config
-from ingest.run.daemon import run_once
 from ingest.read.api import Reader
+from ingest.run.daemon import run_once
 
 from .site import NewsWorld
 

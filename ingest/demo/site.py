@@ -139,7 +139,7 @@ class NewsWorld:
         o = self.outlets[outlet]
         o.stories[slug] = replace(o.stories[slug], **changes)
 
-    async def start(self) -> "NewsWorld":
+    async def start(self) -> NewsWorld:
         for o in self.outlets.values():
             await o.start()
         return self

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ingest.analyse.synth import sentence
 
@@ -67,7 +67,7 @@ def garbled(story: Story, slug: str, published: datetime) -> Story:
 
 def world(start: datetime | None = None) -> dict[str, list[Story]]:
     """The demo's outlets and what each publishes."""
-    t0 = start or datetime(2018, 6, 12, 1, 0, tzinfo=timezone.utc)
+    t0 = start or datetime(2018, 6, 12, 1, 0, tzinfo=UTC)
     h = lambda n: t0 + timedelta(hours=n)  # noqa: E731 - a tiny clock for readability
     a = [summit_story(i, h(i)) for i in range(3)]
     b = [summit_story(i, h(i)) for i in range(3, 5)]

@@ -11,10 +11,19 @@ minus those steps; the fields it does compute are trafilatura's, value for value
 """
 from __future__ import annotations
 
-from trafilatura.metadata import (META_URL, examine_meta, extract_author, extract_meta_json, extract_sitename,
-                                  extract_title, extract_url, find_date)
-from trafilatura.settings import Document as TrafilaturaDocument, set_date_params
 from lxml.html import HtmlElement
+from trafilatura.metadata import (
+    META_URL,
+    examine_meta,
+    extract_author,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+    extract_url,
+    find_date,
+)
+from trafilatura.settings import Document as TrafilaturaDocument
+from trafilatura.settings import set_date_params
 
 
 def page_metadata(tree: HtmlElement, url: str, with_date: bool) -> TrafilaturaDocument:

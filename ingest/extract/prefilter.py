@@ -36,8 +36,8 @@ from typing import Any
 
 import re2
 
-from ingest.fetch import charset
 from ingest.analyse.topics import TopicMatcher
+from ingest.fetch import charset
 
 # The parser `re` itself uses (no public API; the same in 3.11-3.13): the factors come from the parse tree.
 sre_parse: Any = importlib.import_module("re._parser")

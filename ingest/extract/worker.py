@@ -15,9 +15,8 @@ from dataclasses import replace
 from datetime import datetime
 from importlib.metadata import version
 
-import zstandard
-
 import trafilatura
+import zstandard
 from lxml.etree import ElementDefaultClassLookup
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
 from trafilatura.meta import reset_caches

@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 from yarl import URL
@@ -304,6 +304,6 @@ class Fetcher:
             charset=decoded.charset,
             charset_source=decoded.source,
             charset_mismatch=decoded.mismatch,
-            fetched_at=datetime.now(timezone.utc),
+            fetched_at=datetime.now(UTC),
         )
         return page, False

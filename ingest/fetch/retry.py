@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
@@ -28,8 +28,8 @@ def parse_retry_after(value: str | None, cap: float, now: datetime | None = None
         if when is None:
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)  # HTTP-dates are GMT
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+            when = when.replace(tzinfo=UTC)  # HTTP-dates are GMT
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
     return float(min(max(seconds, 0.0), cap))
 
 

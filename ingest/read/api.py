@@ -21,8 +21,17 @@ from typing import Any
 
 from ingest.records import Article, DuplicateOf, GarbleInfo, Version
 
-from .query import (ARTICLE_SQL, CLUSTER_SQL, SEARCH_ARTICLES_SQL, ExportFilters, article_from_row, iter_articles,
-                    open_readonly, url_params, versions_of)
+from .query import (
+    ARTICLE_SQL,
+    CLUSTER_SQL,
+    SEARCH_ARTICLES_SQL,
+    ExportFilters,
+    article_from_row,
+    iter_articles,
+    open_readonly,
+    url_params,
+    versions_of,
+)
 
 __all__ = ["open", "Reader", "Article", "Version", "DuplicateOf", "GarbleInfo"]
 

@@ -30,8 +30,17 @@ from ingest.progress import progress as progress_line
 from ingest.records import Article, DuplicateOf, GarbleInfo, Version
 from ingest.times import to_text
 
-from .query import (ARTICLE_FIELDS, VERSION_FIELDS, ExportFilters, ReadError, count_articles, count_versions,
-                    iter_articles, iter_versions, open_readonly)
+from .query import (
+    ARTICLE_FIELDS,
+    VERSION_FIELDS,
+    ExportFilters,
+    ReadError,
+    count_articles,
+    count_versions,
+    iter_articles,
+    iter_versions,
+    open_readonly,
+)
 
 FORMATS = ("jsonl", "csv", "parquet")
 BATCH_ROWS = 1000
@@ -58,7 +67,7 @@ ExportError = ReadError  # the export cannot start (missing database, schema too
 
 
 def export(db_path: str | Path, out: str | Path | IO[Any], fmt: str = "jsonl", *, versions: bool = False,
-           filters: ExportFilters = ExportFilters(), progress: bool | None = None, csv_raw: bool = False,
+           filters: ExportFilters | None = None, progress: bool | None = None, csv_raw: bool = False,
            force: bool = False) -> int:
     """Write matching articles (or, with `versions`, every version of them) to `out`; return rows written.
 
@@ -69,6 +78,7 @@ def export(db_path: str | Path, out: str | Path | IO[Any], fmt: str = "jsonl", *
     "'" unless `csv_raw`. `progress` None shows a rich progress bar on stderr only when stderr
     is a terminal.
     """
+    filters = filters or ExportFilters()
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
     if fmt == "parquet" and (out == "-" or isinstance(out, io.TextIOBase)):

@@ -261,8 +261,8 @@ ORDER BY COALESCE(published, first_seen) DESC
 LIMIT 200
 """
 
-COPIES_SQL = """
-WITH target(id) AS ({by_url}),
+COPIES_SQL = f"""
+WITH target(id) AS ({_CANNED_BY_URL}),
 root(id) AS (SELECT COALESCE((SELECT of_id FROM dup_edges WHERE article_id = target.id), target.id) FROM target),
 members(id, role, kind, similarity) AS (
     SELECT root.id, 'original', NULL, NULL FROM root
@@ -272,7 +272,7 @@ members(id, role, kind, similarity) AS (
 SELECT m.role, l.url, l.site, l.title, l.published, l.first_seen, m.kind, m.similarity
 FROM members m JOIN latest l ON l.id = m.id
 ORDER BY m.role = 'copy', m.similarity DESC, l.id
-""".format(by_url=_CANNED_BY_URL)
+"""
 
 GARBLED_SQL = """
 SELECT g.article, g.site, g.title, g.score, g.reasons, g.sources, g.published, g.first_seen

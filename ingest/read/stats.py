@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ingest.records import FeedHealth, Stats
 from ingest.read.query import open_readonly
+from ingest.records import FeedHealth, Stats
 
 
 def collect(db_path: str) -> Stats:

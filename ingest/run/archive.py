@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import io
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import BinaryIO
@@ -76,7 +76,7 @@ class WarcArchive:
         self._open()
 
     def _open(self) -> None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         n = len(self.files)
         while True:
             path = self.dir / f"ingest-{stamp}-{os.getpid()}-{n:05d}.warc.gz"
@@ -102,8 +102,8 @@ class WarcArchive:
         """Append one response record for `page`, flushed before returning."""
         if self._writer is None:
             raise ValueError("WarcArchive is closed")
-        when = page.fetched_at if page.fetched_at.tzinfo else page.fetched_at.replace(tzinfo=timezone.utc)
-        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+        when = page.fetched_at if page.fetched_at.tzinfo else page.fetched_at.replace(tzinfo=UTC)
+        when = when.astimezone(UTC).replace(tzinfo=None)
         record = self._writer.create_warc_record(
             page.final_url, "response",
             payload=io.BytesIO(page.body),

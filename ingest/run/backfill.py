@@ -17,9 +17,9 @@ from pathlib import Path
 from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
 from ingest.extract.prefilter import Prefilter
-from ingest.fetch import FetchPort, Fetcher
-from ingest.read.api import Reader
+from ingest.fetch import Fetcher, FetchPort
 from ingest.progress import progress
+from ingest.read.api import Reader
 from ingest.records import Candidate, Page
 from ingest.sources.sitemap import SitemapStats, sitemap_candidates
 from ingest.sources.urls import url_candidates

@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
-from collections.abc import Awaitable
 import os
 import signal
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from pathlib import Path
 

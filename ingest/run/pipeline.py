@@ -21,16 +21,27 @@ from typing import ClassVar, Protocol
 from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
 from ingest.extract import ExtractPool, ExtractPort
-from ingest.fetch import FetchPort, Fetcher
-from ingest.records import Candidate, FeedState, FetchFailure, FetchLog, Known, NotModified, OffTopic, Page, Poll
-from ingest.records import Skipped, Stored
+from ingest.fetch import Fetcher, FetchPort
+from ingest.records import (
+    Candidate,
+    FeedState,
+    FetchFailure,
+    FetchLog,
+    Known,
+    NotModified,
+    OffTopic,
+    Page,
+    Poll,
+    Skipped,
+    Stored,
+)
 from ingest.sources.feeds import FeedError, parse_feed
 from ingest.store import Store
 from ingest.store.errors import StoreError
 from ingest.store.schedule import cache_hint
+from ingest.times import now
 
 from .metrics import Metrics
-from ingest.times import now
 
 log = logging.getLogger("ingest.pipeline")
 

@@ -15,9 +15,9 @@ from urllib.parse import urljoin
 import feedparser
 import feedparser.encodings
 
+from ingest.analyse.topics import TopicMatcher
 from ingest.fetch.charset import codec_name
 from ingest.records import Candidate
-from ingest.analyse.topics import TopicMatcher
 
 
 class FeedError(Exception):

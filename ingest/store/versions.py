@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ingest.records import DiffOp
-
 from ingest.text import normalise_text, text_hash, words
 
 

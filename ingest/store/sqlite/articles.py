@@ -30,8 +30,17 @@ from ingest.records import (
 )
 from ingest.store.identity import Identity, identify, site_of, url_key
 from ingest.store.schedule import next_check
-from ingest.store.versions import RULES, Decision, Fetched, Seen, VersionRules, count_words, decide, overlap
-from ingest.store.versions import word_changes
+from ingest.store.versions import (
+    RULES,
+    Decision,
+    Fetched,
+    Seen,
+    VersionRules,
+    count_words,
+    decide,
+    overlap,
+    word_changes,
+)
 from ingest.times import now, parse, to_text, utc
 
 from .captures import past_capture

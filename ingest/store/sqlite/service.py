@@ -37,7 +37,6 @@ from ingest.records import (
     Source,
     Stored,
 )
-
 from ingest.store.errors import fatal
 
 from .reextract import count_pages, read_pages
@@ -167,11 +166,11 @@ class SQLiteStore:
                 try:
                     batch.append(await asyncio.wait_for(q.get(), left))
                     self._last_arrival = loop.time()
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             items = [(c, ex, log) for c, ex, log, _ in batch]
             try:
-                results = await self.execute_fn(lambda w: _store_batch(w, items), write=False)
+                results = await self.execute_fn(lambda w, items=items: _store_batch(w, items), write=False)
             except asyncio.CancelledError:  # closing: the thread finishes the batch, nobody waits
                 for *_, fut in batch:
                     fut.cancel()
@@ -247,7 +246,8 @@ class _Reextract:
 
     async def pages(self, since: str | None, batch: int) -> AsyncIterator[list[ReextractJob]]:
         after = 0
-        while jobs := await self._store.execute_fn(lambda w: read_pages(w.conn, since, after, batch), write=False):
+        while jobs := await self._store.execute_fn(lambda w, after=after: read_pages(w.conn, since, after, batch),
+                                                  write=False):
             yield jobs
             after = jobs[-1].article_id
 
