@@ -257,8 +257,8 @@ def truncated(lines: list[str], residue: list[int] | None = None) -> GarbleReaso
     headings, URLs), so a lower-case prose ending only counts weakly; ending on an
     article or conjunction ("... repairs to the bridge and the") is the strong case.
     """
-    residue = set(residue if residue is not None else residue_lines(lines))
-    body = [line.strip() for i, line in enumerate(lines) if i not in residue and line.strip()]
+    skip = set(residue if residue is not None else residue_lines(lines))
+    body = [line.strip() for i, line in enumerate(lines) if i not in skip and line.strip()]
     last = body[-1] if body else ""
     toks = last.split()
     if len(toks) < TRUNC_MIN_WORDS:

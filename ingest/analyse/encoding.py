@@ -20,8 +20,21 @@ unbounded or unanalysable pattern) every call goes straight to ftfy.
 from __future__ import annotations
 
 import re
-import re._parser as sre_parse  # the stdlib's own regex parser (sre_parse), to read BADNESS_RE
-from re._constants import ANY, AT, BRANCH, CATEGORY, IN, LITERAL, MAX_REPEAT, MAXREPEAT, MIN_REPEAT, NOT_LITERAL, RANGE
+import re._parser as sre_parse  # type: ignore[import-not-found]  # the stdlib's regex parser, to read BADNESS_RE
+from re._constants import (  # type: ignore[import-not-found]
+    ANY,
+    AT,
+    BRANCH,
+    CATEGORY,
+    IN,
+    LITERAL,
+    MAX_REPEAT,
+    MAXREPEAT,
+    MIN_REPEAT,
+    NOT_LITERAL,
+    RANGE,
+)
+from typing import Any
 
 import ftfy
 from ftfy.badness import BADNESS_RE, MOJIBAKE_CATEGORIES
@@ -34,7 +47,7 @@ _PROSE = frozenset("".join(MOJIBAKE_CATEGORIES[k] for k in ("common", "start_pun
                    + "°òóôõöùúûüø")
 
 
-def _chars(op, av) -> frozenset | None:
+def _chars(op: object, av: Any) -> frozenset[str] | None:
     """The characters one element of a parsed regex can match, or None if unbounded or unknown."""
     if op is LITERAL:
         return frozenset(chr(av))
@@ -51,7 +64,7 @@ def _chars(op, av) -> frozenset | None:
     return None
 
 
-def _branch_trigger(branch) -> frozenset | None:
+def _branch_trigger(branch: Any) -> frozenset[str] | None:
     """For one alternative: a set of non-ASCII characters one of which every match contains."""
     candidates = []
     for op, av in branch:
@@ -67,7 +80,7 @@ def _branch_trigger(branch) -> frozenset | None:
     return min(candidates, key=lambda s: (len(s & _PROSE), len(s)))
 
 
-def _trigger_set(pattern: re.Pattern) -> frozenset | None:
+def _trigger_set(pattern: re.Pattern[str]) -> frozenset[str] | None:
     """Union of the triggers of every alternative of `pattern`, or None if one has none."""
     if pattern.flags & (re.IGNORECASE | re.MULTILINE):
         return None  # case folding would widen the character sets; not worth handling
@@ -83,9 +96,10 @@ def _trigger_set(pattern: re.Pattern) -> frozenset | None:
     return frozenset(out)
 
 
-def _max_width(pattern: re.Pattern) -> int | None:
-    width = sre_parse.parse(pattern.pattern, pattern.flags).getwidth()[1]
-    return None if width >= MAXREPEAT else width
+def _max_width(pattern: re.Pattern[str]) -> int:
+    """The longest match `pattern` can make; 0 if unbounded."""
+    width: int = sre_parse.parse(pattern.pattern, pattern.flags).getwidth()[1]
+    return 0 if width >= MAXREPEAT else width
 
 
 TRIGGERS = _trigger_set(BADNESS_RE)

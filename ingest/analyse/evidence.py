@@ -56,10 +56,9 @@ def reason_summary(r: GarbleReason) -> str:
         return f"boilerplate{strength}: " + ", ".join(_q(x) for x in (ev.get("lines") or [])[:3])
     if r.name == "truncated":
         return f"truncated{strength}: ends {_q(ev.get('last', ''), tail=True)}"
-    if r.name == "mixed_spelling":
-        fams = ", ".join("/".join(w for forms in f.values() for w in forms) for f in (ev.get("families") or {}).values())
-        return f"mixed_spelling{strength}: {fams or 'U.S. and US'}"
-    return r.name
+    # mixed_spelling, the last of GarbleName
+    fams = ", ".join("/".join(w for forms in f.values() for w in forms) for f in (ev.get("families") or {}).values())
+    return f"mixed_spelling{strength}: {fams or 'U.S. and US'}"
 
 
 def _q(text: str, tail: bool = False) -> str:

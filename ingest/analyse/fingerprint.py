@@ -7,6 +7,7 @@ only does SQLite look-ups and verification of a handful of candidates.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 import xxhash
@@ -40,7 +41,7 @@ _LOW56 = (1 << _BAND_SHIFT) - 1
 
 
 @functools.cache
-def minhash_template():
+def minhash_template() -> Any:
     """The MinHash whose permutations every article reuses (drawn once per process, seed 1).
 
     datasketch is imported here, not at module level: its package imports scipy (~0.3 s),
@@ -63,7 +64,8 @@ def minhash(sh: set[str]) -> np.ndarray:
     m = type(template)(num_perm=NUM_PERM, hashfunc=int, permutations=template.permutations, scheme=template.scheme)
     xxh32 = xxhash.xxh32_intdigest
     m.update_batch([xxh32(s.encode("utf-8")) for s in sh])
-    return m.hashvalues
+    values: np.ndarray = m.hashvalues
+    return values
 
 
 def band_keys(sig: np.ndarray) -> tuple[int, ...]:

@@ -226,9 +226,9 @@ class _Lazy:
 
     __slots__ = ("_make", "_value")
 
-    def __init__(self, make: Callable[[], _Text]):
-        self._make: Callable[[], _Text] | None = make
-        self._value: _Text | None = None
+    def __init__(self, make: Callable[[], _Text] | None = None, value: _Text | None = None):
+        self._make = make
+        self._value = value
 
     def get(self) -> _Text:
         if self._value is None:
@@ -280,7 +280,7 @@ def _verify(
         c = classify(mine.get(), theirs, doc.site == me.site, cfg)
         if c:
             kind, sim, ev = c
-            matches.append(_Match(doc, kind, sim, ev, _Lazy(lambda t=theirs: t)))
+            matches.append(_Match(doc, kind, sim, ev, _Lazy(value=theirs)))
     return matches, len(todo)
 
 

@@ -13,7 +13,7 @@ from ingest.config import TopicConfig
 
 @dataclass(frozen=True)
 class TopicMatcher:
-    patterns: tuple[tuple[str, re.Pattern], ...]
+    patterns: tuple[tuple[str, re.Pattern[str]], ...]
 
     @classmethod
     def from_config(cls, topics: list[TopicConfig]) -> TopicMatcher:

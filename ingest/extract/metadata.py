@@ -11,6 +11,7 @@ minus those steps; the fields it does compute are trafilatura's, value for value
 """
 from __future__ import annotations
 
+from htmldate import find_date
 from lxml.html import HtmlElement
 from trafilatura.metadata import (
     META_URL,
@@ -20,7 +21,6 @@ from trafilatura.metadata import (
     extract_sitename,
     extract_title,
     extract_url,
-    find_date,
 )
 from trafilatura.settings import Document as TrafilaturaDocument
 from trafilatura.settings import set_date_params

@@ -20,11 +20,12 @@ import zstandard
 from lxml.etree import ElementDefaultClassLookup
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
 from trafilatura.meta import reset_caches
+from trafilatura.settings import Document as TrafilaturaDocument
 from trafilatura.utils import HTML_PARSER, load_html
 
 from ingest.analyse.fingerprint import fingerprint, minhash_template
 from ingest.analyse.topics import TopicMatcher
-from ingest.records import Candidate, DateSource, Document, Extracted, Page, ReextractJob, Skipped
+from ingest.records import Candidate, DateSource, Document, Extracted, Fingerprint, Page, ReextractJob, Skipped
 from ingest.times import parse
 
 from .dates import page_dates
@@ -64,7 +65,7 @@ def extract_document(html: str, url: str, candidate: Candidate | None = None) ->
         return None
     meta = page_metadata(tree, url, with_date=not (feed_date or declared.published))
     doc = trafilatura.bare_extraction(tree, url=url, deduplicate=False, include_comments=False, include_tables=True)
-    if doc is None or not (doc.text or "").strip():
+    if not isinstance(doc, TrafilaturaDocument) or not doc.text or not doc.text.strip():
         return None
     published, date_source = _published(candidate, declared.published, declared.published_source, meta.date)
     title = (meta.title or (candidate.title if candidate else None) or "").strip()
@@ -181,7 +182,7 @@ def reextract(job: ReextractJob) -> tuple[int, Extracted | Skipped]:
     return os.getpid(), result
 
 
-def run(page: Page, candidate: Candidate):
+def run(page: Page, candidate: Candidate) -> tuple[int, Skipped | tuple[Document, Fingerprint, tuple[str, ...]]]:
     """One task: (worker pid, Skipped | (document, fingerprint, topics)). The page is not sent back."""
     global _done
     result = extract(page, candidate, _MATCHER if _MATCHER is not None else TopicMatcher(()))

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from charset_normalizer import from_bytes
 from webencodings import LABELS
 
+from ingest.records import CharsetSource
+
 _BOMS = (  # longest first: the UTF-32-LE BOM starts with the UTF-16-LE one
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -92,7 +94,7 @@ DETECT = 65536  # bytes given to charset-normalizer; enough to decide, bounded i
 class Decoded:
     text: str
     charset: str  # Python codec name actually used
-    source: str  # "bom" | "header" | "meta" | "detected" | "default"
+    source: CharsetSource
     mismatch: bool  # a declared charset disagreed with the bytes
 
 
@@ -192,7 +194,8 @@ def decode(body: bytes, content_type: str | None = None, detect: bool = True) ->
         if body.startswith(bom):
             return Decoded(body[len(bom):].decode(codec, "replace"), codec, "bom", False)
 
-    declared, source = codec_name(header_charset(content_type)), "header"
+    source: CharsetSource = "header"
+    declared = codec_name(header_charset(content_type))
     if declared is None:
         declared, source = codec_name(meta_charset(body)), "meta"
         if declared is not None and declared.startswith(("utf-16", "utf-32")):

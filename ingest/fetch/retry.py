@@ -25,8 +25,6 @@ def parse_retry_after(value: str | None, cap: float, now: datetime | None = None
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
-        if when is None:
-            return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)  # HTTP-dates are GMT
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
@@ -39,4 +37,4 @@ def backoff(attempt: int, base: float) -> float:
     The jitter spreads retries of many fetches that failed together (one host
     going down) so they do not come back in lockstep.
     """
-    return base * (2**attempt) * random.uniform(0.5, 1.5)
+    return base * (2.0**attempt) * random.uniform(0.5, 1.5)

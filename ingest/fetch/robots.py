@@ -66,10 +66,8 @@ class RobotsCache:
                 entry = self._entries.get(origin)
                 if entry is None or entry.expires < time.monotonic():
                     entry = self._entries[origin] = await self._load(url)
-        if entry.rules == ALLOW:
-            return None
-        if entry.rules == DENY:
-            return entry.why
+        if isinstance(entry.rules, str):  # ALLOW or DENY: no file, or none to be had
+            return None if entry.rules == ALLOW else entry.why
         if entry.rules.can_fetch(str(url), self._agent):
             return None
         return f"disallowed by {origin}/robots.txt"
@@ -81,7 +79,7 @@ class RobotsCache:
         if isinstance(result, Page):
             rules = Protego.parse(result.html)
             delay = rules.crawl_delay(self._agent)
-            if delay:
+            if delay and url.host:
                 self._limiter.set_delay(url.host, min(float(delay), self._max_delay))
             return _Entry(rules, now + self._ttl)
         if isinstance(result, NotModified):  # we send no validators; treat as empty rules

@@ -104,14 +104,14 @@ def stagger(urls: list[str], gap: float, rng: random.Random | None = None) -> di
     Feeds on different hosts start together; the k-th feed of a host waits k*gap plus up to
     half a gap of jitter, so a restart does not hit one site with all its feeds at once.
     """
-    rng = rng or random
+    uniform = rng.uniform if rng else random.uniform
     seen: dict[str, int] = defaultdict(int)
     out = {}
     for url in urls:
         host = host_of(url)
         k = seen[host]
         seen[host] += 1
-        out[url] = k * gap + (rng.uniform(0, gap / 2) if k and gap > 0 else 0.0)
+        out[url] = k * gap + (uniform(0, gap / 2) if k and gap > 0 else 0.0)
     return out
 
 
