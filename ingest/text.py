@@ -113,7 +113,8 @@ _ISE_BOTH = {
 }
 
 
-@functools.lru_cache(maxsize=1 << 16)  # called per word of every English text (mixed_spelling): Zipfian, nearly all hits
+# Called per word of every English text (mixed_spelling): Zipfian, nearly all hits.
+@functools.lru_cache(maxsize=1 << 16)
 def spelling_family(word: str) -> tuple[str, str, str] | None:
     """(family, "us" | "uk", US form) for a lower-case word with a US/UK variant, else None.
 

@@ -121,9 +121,8 @@ def repeated_text(title: str, lines: list[str], keys: list[str] | None = None) -
     # A body pasted twice repeats several paragraphs and a good share of the text; one repeated
     # line (a pull quote, a caption, a poll or recipe line) is not corruption.
     strong = len(repeats) >= 2 and frac >= REPEAT_STRONG_SHARE
-    return GarbleReason("repeated_text", round(score, 3),
-                        {"repeated_lines": len(repeats), "char_fraction": round(frac, 3), "examples": repeats[:SNIPPETS]},
-                        strong=strong)
+    evidence = {"repeated_lines": len(repeats), "char_fraction": round(frac, 3), "examples": repeats[:SNIPPETS]}
+    return GarbleReason("repeated_text", round(score, 3), evidence, strong=strong)
 
 
 # --- splice artefacts -----------------------------------------------------------------------
@@ -203,12 +202,14 @@ def splice(text: str, lines: list[str], english: bool) -> GarbleReason | None:
 # pattern allows, and backtracking between them was quadratic ("more from a" and 20,000 dots:
 # 3.3 s for one line). Same matches: what the run gives back, the end would have to match.
 _BOILER = re.compile(
-    r"^(latest news|latest|read more|read more stories|more news|more stories|related|related stories|related articles|"
-    r"related news|related content|related topics|recommended|recommended for you|you may also like|you might also like|"
-    r"most read|most popular|most viewed|trending|trending now|top stories|more from [\w .'-]++|share this( article| story)?|"
+    r"^(latest news|latest|read more|read more stories|more news|more stories|related|related stories|"
+    r"related articles|related news|related content|related topics|recommended|recommended for you|"
+    r"you may also like|you might also like|most read|most popular|most viewed|trending|trending now|top stories|"
+    r"more from [\w .'-]++|share this( article| story)?|"
     r"share|share on facebook|share on twitter|tweet|email|print|comments|leave a comment|sign up|subscribe|"
     r"subscribe now|sign up for our newsletter|advertisement|sponsored|sponsored content|click here|continue reading|"
-    r"follow us|follow us on (twitter|facebook|instagram)|skip to content|back to top|watch|watch now|video|photos|next article|previous article|load more|see more|"
+    r"follow us|follow us on (twitter|facebook|instagram)|skip to content|back to top|watch|watch now|video|photos|"
+    r"next article|previous article|load more|see more|"
     r"show comments|join the conversation|we recommend|editor's picks|don't miss|breaking news|live updates)"
     r"\s*[:>»|.…]*$",
     re.IGNORECASE,
@@ -264,7 +265,8 @@ def truncated(lines: list[str], residue: list[int] | None = None) -> GarbleReaso
     if len(toks) < TRUNC_MIN_WORDS:
         return None
     if last.endswith(("...", "\u2026")):
-        return GarbleReason("truncated", 0.35 if len(toks) >= TRUNC_LONG else 0.2, {"last": last[-120:], "why": "ellipsis"})
+        score = 0.35 if len(toks) >= TRUNC_LONG else 0.2
+        return GarbleReason("truncated", score, {"last": last[-120:], "why": "ellipsis"})
     tail = toks[-1]
     if _END_OK.search(last) or _NOT_PROSE_END.search(tail):
         return None

@@ -38,10 +38,12 @@ def reason_summary(r: GarbleReason) -> str:
     strength = "" if r.strong else " (weak)"
     if r.name == "patchwork":
         parts = [f"{s['share']:.0%} from {s['site']} ({len(s['sentences'])} sentences)" for s in ev["sources"]]
-        return f"patchwork: {ev['coverage']:.0%} lifted from {ev.get('stories', len(parts))} stories: " + ", ".join(parts)
+        stories = ev.get("stories", len(parts))
+        return f"patchwork: {ev['coverage']:.0%} lifted from {stories} stories: " + ", ".join(parts)
     if r.name == "mojibake":
         examples = ev.get("examples") or []
-        return f"mojibake: {ev.get('bad_sequences', 0)} damaged sequences" + (f", e.g. {_q(examples[0])}" if examples else "")
+        example = f", e.g. {_q(examples[0])}" if examples else ""
+        return f"mojibake: {ev.get('bad_sequences', 0)} damaged sequences{example}"
     if r.name == "repeated_title":
         return f"repeated_title{strength}: the headline {ev.get('count')} times"
     if r.name == "repeated_text":

@@ -41,14 +41,16 @@ def sentence(rng: random.Random) -> str:
     if kind < 0.15:
         return f'"{clause[0].upper()}{clause[1:]} is what matters," said {rng.choice(_NAMES)}.'
     if kind < 0.3:
-        return f"{rng.choice(_SUBJ)} {rng.choice(_VERB)} {rng.randint(2, 990)} cases of {clause} in {rng.choice(_PLACES)}."
+        subject, verb, n = rng.choice(_SUBJ), rng.choice(_VERB), rng.randint(2, 990)
+        return f"{subject} {verb} {n} cases of {clause} in {rng.choice(_PLACES)}."
     return f"{rng.choice(_SUBJ)} {rng.choice(_VERB)} that {clause}."
 
 
 def article(seed: int, paragraphs: int = 8, dateline: bool = True) -> tuple[str, str]:
     """(title, text) of a clean article: paragraphs of 1-3 sentences, blank-line separated."""
     rng = random.Random(seed)
-    title = f"{rng.choice(_ADJ).capitalize()} {rng.choice(_WORDS)} {rng.choice(_WORDS)} in {rng.choice(_PLACES)} {rng.choice(_VERB)}"
+    adj, w1, w2 = rng.choice(_ADJ).capitalize(), rng.choice(_WORDS), rng.choice(_WORDS)
+    title = f"{adj} {w1} {w2} in {rng.choice(_PLACES)} {rng.choice(_VERB)}"
     paras = [" ".join(sentence(rng) for _ in range(rng.randint(1, 3))) for _ in range(paragraphs)]
     if dateline:
         paras[0] = f"{rng.choice(_PLACES).upper()} (AP) \u2014 {paras[0]}"

@@ -25,7 +25,8 @@ def _iso_bound(ctx: click.Context, param: click.Parameter, value: str | None) ->
     try:
         parse_bound(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date or datetime (e.g. 2026-11-01 or 2026-11-01T08:00)") from None
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date or datetime (e.g. 2026-11-01 or 2026-11-01T08:00)") from None
     return value
 
 

@@ -29,8 +29,9 @@ def find_article(conn: sqlite3.Connection, url: str) -> int | None:
 def load_history(conn: sqlite3.Connection, article_id: int) -> History:
     art = conn.execute("SELECT url, canonical_url, site, first_seen, last_seen, current_version FROM articles "
                        "WHERE id = ?", (article_id,)).fetchone()
-    rows = conn.execute("SELECT n, fetched_at, change, title, words_added, words_removed, extractor, status, final_url, "
-                        "text_hash, text FROM versions WHERE article_id = ? ORDER BY n", (article_id,)).fetchall()
+    rows = conn.execute("SELECT n, fetched_at, change, title, words_added, words_removed, extractor, status, "
+                        "final_url, text_hash, text FROM versions WHERE article_id = ? ORDER BY n",
+                        (article_id,)).fetchall()
     out: list[VersionView] = []
     prev_title = prev_text = None
     for n, fetched_at, change, title, added, removed, extractor, status, final_url, th, text in rows:

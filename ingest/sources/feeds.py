@@ -202,7 +202,8 @@ class _XmlDeclaredEncoding:
             if opening >= len(line):
                 continue
             # the first quote after the opening one: in the part not scanned yet, else the known one
-            found = [i for i in (line.find(b"'", opening + 1, scanned), line.find(b'"', opening + 1, scanned)) if i >= 0]
+            quotes = (line.find(b"'", opening + 1, scanned), line.find(b'"', opening + 1, scanned))
+            found = [i for i in quotes if i >= 0]
             if found:
                 first_quote = min(found)
             scanned = opening + 1

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 log = logging.getLogger(__name__)
 logging.getLogger("fsspec").setLevel(logging.WARNING)  # it logs every block fetch at INFO: not ours to show
 
-BLOCK = int(os.environ.get("INGEST_REMOTE_BLOCK") or 8 << 20)  # bytes per range request (smaller: steadier on slow links)
+# bytes per range request (smaller: steadier on slow links)
+BLOCK = int(os.environ.get("INGEST_REMOTE_BLOCK") or 8 << 20)
 MAX_BLOCKS = 3  # blocks held: the current one, the next (prefetched), one to seek back into
 RETRIES = 3
 BACKOFF = 0.5  # seconds before the first retry, doubled each time
@@ -56,7 +57,8 @@ def filesystem(scheme: str, user_agent: str | None, timeout: float) -> Any:
         return fsspec.filesystem("s3")
     import aiohttp
 
-    client: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=None, sock_connect=min(timeout, 30.0), sock_read=timeout)}
+    limits = aiohttp.ClientTimeout(total=None, sock_connect=min(timeout, 30.0), sock_read=timeout)
+    client: dict[str, Any] = {"timeout": limits}
     if user_agent:
         client["headers"] = {"User-Agent": user_agent}
     return fsspec.filesystem("http", client_kwargs=client)

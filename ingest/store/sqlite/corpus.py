@@ -152,7 +152,8 @@ class SQLiteCorpus:
                 conn.execute("INSERT OR REPLACE INTO dup_edges VALUES (?, ?, ?, ?)",
                              (root[0], article_id, e.kind, e.similarity))
             conn.execute("UPDATE dup_edges SET of_id = ? WHERE of_id = ?", (article_id, other))
-            conn.execute("INSERT OR REPLACE INTO dup_edges VALUES (?, ?, ?, ?)", (other, article_id, e.kind, e.similarity))
+            conn.execute("INSERT OR REPLACE INTO dup_edges VALUES (?, ?, ?, ?)",
+                         (other, article_id, e.kind, e.similarity))
 
     def cluster(self, article_id: int) -> list[int]:
         """The copy cluster of an article: its original first, then the copies by id."""
