@@ -279,6 +279,10 @@ class ExtractPool:
             self._spawning.add(task)
             task.add_done_callback(self._spawning.discard)
 
+    def _closing(self) -> bool:
+        """`_closed`, read through a call: mypy would keep its narrowing across the awaits above."""
+        return self._closed
+
     async def _spawn(self) -> None:
         """Start one worker and add it to the pool; retried (with a growing pause) if it fails."""
         pause = 0.5
@@ -293,7 +297,7 @@ class ExtractPool:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30.0)
                 continue
-            if self._closed:
+            if self._closing():  # closed while the worker started
                 executor.shutdown(wait=False, cancel_futures=True)
                 return
             self._live.append(_Worker(executor, pid))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ class Reader:
         self.path = Path(path)
         self.conn: sqlite3.Connection = open_readonly(self.path)
 
-    def articles(self, *, since=None, until=None, topic: str | None = None, site: str | None = None,
+    def articles(self, *, since: date | datetime | str | None = None,
+                 until: date | datetime | str | None = None, topic: str | None = None, site: str | None = None,
                  clean: bool = False, flag: str | None = None) -> Iterator[Article]:
         """Articles in id order, filtered like `ingest export` (ExportFilters); lazily read."""
         filters = ExportFilters(since=since, until=until, topic=topic, site=site, clean=clean, flag=flag)
@@ -90,7 +92,7 @@ class Reader:
     def __enter__(self) -> Reader:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -223,7 +223,7 @@ def _text_out(out: str | Path | IO[Any], force: bool) -> Iterator[IO[str]]:
     elif isinstance(out, (str, Path)):
         with _atomic_path(out, "w", force, encoding="utf-8", newline="") as f:
             yield f
-    elif isinstance(out, io.TextIOBase) or hasattr(out, "encoding"):
+    elif hasattr(out, "encoding"):  # a text stream (io.TextIOBase and look-alikes)
         yield out
     else:  # a binary stream: encode on the way, hand the stream back open
         wrapper = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)

@@ -70,7 +70,7 @@ class ExportFilters:
     clean: bool = False
     flag: str | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.flag is not None and self.flag not in FLAG_KINDS:
             raise ValueError(f"unknown flag kind {self.flag!r} (one of: {', '.join(FLAG_KINDS)})")
         for name in ("since", "until"):
@@ -78,7 +78,7 @@ class ExportFilters:
             if isinstance(value, str):
                 parse_bound(value)  # raises ValueError early, before any output is written
 
-    def where(self, alias: str = "l") -> tuple[str, list]:
+    def where(self, alias: str = "l") -> tuple[str, list[Any]]:
         """The WHERE clause (without the keyword; "1" when empty) and its parameters."""
         clauses, params = [], []
         # julianday() understands every ISO form the store holds (date only, "Z", "+02:00"), so
@@ -159,7 +159,8 @@ def version_from_row(r: tuple[Any, ...]) -> Version:
     return Version(r[0], r[1], parse(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], parse(r[10]))
 
 
-def articles_sql(filters: ExportFilters = ExportFilters(), extra_where: str = "", order: str = "l.id") -> tuple[str, list]:
+def articles_sql(filters: ExportFilters = ExportFilters(), extra_where: str = "", order: str = "l.id"
+                 ) -> tuple[str, list[Any]]:
     where, params = filters.where("l")
     if extra_where:
         where = f"{where} AND ({extra_where})"
@@ -175,7 +176,7 @@ def iter_articles(conn: sqlite3.Connection, filters: ExportFilters = ExportFilte
 
 def count_articles(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> int:
     where, params = filters.where("l")
-    return conn.execute(f"SELECT count(*) FROM latest l WHERE {where}", params).fetchone()[0]
+    return int(conn.execute(f"SELECT count(*) FROM latest l WHERE {where}", params).fetchone()[0])
 
 
 _VERSIONS_SQL = ("SELECT a.url, v.n, v.fetched_at, v.title, v.text, v.text_hash, v.change, v.words_added, "
@@ -197,9 +198,9 @@ def iter_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilte
 def count_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> int:
     where, params = filters.where("l")
     if where == "1":
-        return conn.execute("SELECT count(*) FROM versions").fetchone()[0]
-    return conn.execute(f"SELECT count(*) FROM versions WHERE article_id IN (SELECT l.id FROM latest l WHERE {where})",
-                        params).fetchone()[0]
+        return int(conn.execute("SELECT count(*) FROM versions").fetchone()[0])
+    sql = f"SELECT count(*) FROM versions WHERE article_id IN (SELECT l.id FROM latest l WHERE {where})"
+    return int(conn.execute(sql, params).fetchone()[0])
 
 
 def versions_of(conn: sqlite3.Connection, url: str) -> list[Version]:

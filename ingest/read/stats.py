@@ -1,7 +1,7 @@
 """`ingest stats`: what is stored, what was flagged, and how each feed is doing."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from ingest.read.query import open_readonly
 from ingest.records import FeedHealth, Stats
@@ -10,8 +10,10 @@ from ingest.records import FeedHealth, Stats
 def collect(db_path: str) -> Stats:
     conn = open_readonly(db_path)
     try:
-        one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
-        flags = {}
+        def one(sql: str) -> int:
+            return int(conn.execute(sql).fetchone()[0])
+
+        flags: dict[str, int] = {}
         for kind, sub, n in conn.execute(
                 "SELECT f.kind, f.subkind, count(*) FROM flags f JOIN articles a ON a.id = f.article_id "
                 "AND f.version_n = a.current_version GROUP BY 1, 2 ORDER BY 1, 2"):
@@ -19,7 +21,7 @@ def collect(db_path: str) -> Stats:
             flags[key] = flags.get(key, 0) + n
         fetches = dict(conn.execute("SELECT outcome, count(*) FROM fetches GROUP BY 1 ORDER BY 2 DESC").fetchall())
         outcomes = dict(conn.execute("SELECT outcome, count(*) FROM sightings GROUP BY 1 ORDER BY 2 DESC").fetchall())
-        feeds = [FeedHealth(*row, status=_status(row[3], row[5])) for row in conn.execute(
+        feeds = [_feed_health(tuple(row)) for row in conn.execute(
             "SELECT url, name, polls, last_ok_at, last_error, last_error_at, failures, next_poll_at, interval, "
             "items_last_poll, new_last_poll, "
             "(SELECT count(DISTINCT s.article_id) FROM sightings s WHERE s.feed_id = feeds.id) "
@@ -29,6 +31,13 @@ def collect(db_path: str) -> Stats:
                      flags, fetches, feeds)
     finally:
         conn.close()
+
+
+def _feed_health(row: tuple[Any, ...]) -> FeedHealth:
+    (url, name, polls, last_ok_at, last_error, last_error_at, failures, next_poll_at, interval,
+     items_last_poll, new_last_poll, articles) = row
+    return FeedHealth(url, name, polls, last_ok_at, last_error, last_error_at, failures, next_poll_at, interval,
+                      items_last_poll, new_last_poll, articles, _status(last_ok_at, last_error_at))
 
 
 def _status(last_ok_at: str | None, last_error_at: str | None) -> Literal["ok", "failing", "never polled"]:

@@ -111,6 +111,7 @@ class WarcArchive:
             http_headers=http_head(page),
             warc_headers_dict={"WARC-Date": datetime_to_iso_date(when, use_micros=True)},
         )
+        assert self._fh is not None  # open while the writer is
         if self._fh.tell() >= self.max_size:  # rotate before writing: no file ends up holding only a warcinfo
             self._fh.close()
             self._open()
@@ -126,5 +127,5 @@ class WarcArchive:
     def __enter__(self) -> WarcArchive:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

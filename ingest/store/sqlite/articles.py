@@ -237,7 +237,7 @@ class Articles:
             flags: tuple[str, ...] = ()
             if d.outcome == "suspect":
                 flags = self.flag_suspect(article_id, cur.n, d, ex, seen)
-            outcome: StoreOutcome = d.outcome  # type: ignore[assignment]  # "unchanged" | "flipflop" | "suspect"
+            outcome: StoreOutcome = d.outcome  # "unchanged" | "flipflop" | "suspect"
             return Stored(article_id, cur.url, outcome, cur.n, flags, d.matched)
         c.execute("UPDATE articles SET last_seen = ?, topics = ?, next_check_at = ?, check_interval = ?, "
                   "published = COALESCE(published, ?) WHERE id = ?",

@@ -174,7 +174,7 @@ def _sentence_count(head: bytes | None, size: int | None) -> int:
     if not head or not size:
         return 0
     (nb,) = struct.unpack("<H", head)
-    return (size - 2) // 8 - nb
+    return int((size - 2) // 8 - nb)
 
 
 def _pack_lines(lines: Iterable[int]) -> bytes:

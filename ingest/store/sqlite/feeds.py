@@ -57,7 +57,7 @@ class Feeds:
                               etag=poll.etag, last_modified=poll.last_modified)
         else:
             fields.update(last_error_at=to_text(at), last_error=poll.error)
-        self.db["feeds"].update(feed.id, fields)
+        self.db.table("feeds").update(feed.id, fields)
         return self.state(feed.url)
 
     def _polls(self, feed_id: int) -> int:

@@ -16,6 +16,7 @@ A batch that fails is retried article by article, so one bad article costs only 
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import time
 from collections import Counter
@@ -170,7 +171,7 @@ class SQLiteStore:
                     break
             items = [(c, ex, log) for c, ex, log, _ in batch]
             try:
-                results = await self.execute_fn(lambda w, items=items: _store_batch(w, items), write=False)
+                results = await self.execute_fn(functools.partial(_store_batch, items=items), write=False)
             except asyncio.CancelledError:  # closing: the thread finishes the batch, nobody waits
                 for *_, fut in batch:
                     fut.cancel()
@@ -185,6 +186,10 @@ class SQLiteStore:
                     fut.set_exception(result)
                 else:
                     fut.set_result(result)
+
+
+def _read_pages(w: Writer, since: str | None, after: int, limit: int) -> list[ReextractJob]:
+    return read_pages(w.conn, since, after, limit)
 
 
 def _store_batch(w: Writer, items: list[tuple[Candidate, Extracted, FetchLog | None]]) -> list[Stored | Exception]:
@@ -246,8 +251,8 @@ class _Reextract:
 
     async def pages(self, since: str | None, batch: int) -> AsyncIterator[list[ReextractJob]]:
         after = 0
-        while jobs := await self._store.execute_fn(lambda w, after=after: read_pages(w.conn, since, after, batch),
-                                                  write=False):
+        while jobs := await self._store.execute_fn(
+                functools.partial(_read_pages, since=since, after=after, limit=batch), write=False):
             yield jobs
             after = jobs[-1].article_id
 
