@@ -48,16 +48,13 @@ def check(cfg: Config) -> None:
     Example:
       ingest check --db ingest.db
     """
-    from ingest.read.query import open_readonly
+    from ingest.read.query import integrity_problems
 
-    conn = open_readonly(cfg.database)
-    try:
-        problems = [r[0] for r in conn.execute("PRAGMA integrity_check")]
-    finally:
-        conn.close()
+    problems = integrity_problems(cfg.database)
     if problems != ["ok"]:
         for p in problems[:20]:
             click.echo(p, err=True)
-        fail(f"{cfg.database} is damaged: {len(problems)} problems (first: {problems[0]})", STORAGE)
+        n = len(problems)
+        fail(f"{cfg.database} is damaged: {n} problem{'s' * (n != 1)} (first: {problems[0]})", STORAGE)
     say(f"{cfg.database}: ok")
     sys.exit(0)

@@ -50,6 +50,20 @@ def open_readonly(db_path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+def integrity_problems(db_path: str | Path) -> list[str]:
+    """SQLite's full integrity_check of a database, read-only: ["ok"] when undamaged.
+
+    Damage bad enough that the check itself cannot run is one problem, SQLite's own message.
+    """
+    conn = open_readonly(db_path)
+    try:
+        return [r[0] for r in conn.execute("PRAGMA integrity_check")]
+    except sqlite3.DatabaseError as e:
+        return [str(e)]
+    finally:
+        conn.close()
+
+
 FLAG_KINDS = ("duplicate", "garbled", "extraction_suspect", *DUPLICATE_KINDS, *GARBLE_NAMES)
 
 
