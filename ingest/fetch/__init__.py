@@ -6,8 +6,9 @@ from typing import Protocol
 from ingest.records import FetchKind, FetchResult
 
 from .fetcher import Fetcher
+from .limiter import Admission
 
-__all__ = ["FetchPort", "Fetcher"]
+__all__ = ["Admission", "FetchPort", "Fetcher"]
 
 
 class FetchPort(Protocol):
@@ -15,5 +16,9 @@ class FetchPort(Protocol):
     what a server does (every problem is a FetchFailure with a kind)."""
 
     async def fetch(self, url: str, kind: FetchKind = "article", etag: str | None = None,
-                    last_modified: str | None = None, body_hash: str | None = None) -> FetchResult:
-        """GET `url`; with validators (etag, last_modified, body_hash), NotModified when unchanged."""
+                    last_modified: str | None = None, body_hash: str | None = None,
+                    admit: Admission | None = None) -> FetchResult:
+        """GET `url`; with validators (etag, last_modified, body_hash), NotModified when unchanged.
+
+        `admit` is entered when a request to the host can start, and left while waiting
+        between tries or hops (see Admission)."""

@@ -24,7 +24,7 @@ from ..config import FetchConfig
 from ..records import FetchFailure, NotModified, Page
 from . import charset
 from .guard import AddressRefused, GuardedResolver
-from .limiter import HostLimiter
+from .limiter import Admission, HostLimiter
 from .retry import backoff, parse_retry_after, retryable_status
 from .robots import RobotsCache
 
@@ -151,19 +151,24 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         body_hash: str | None = None,
+        admit: Admission | None = None,
     ) -> Page | NotModified | FetchFailure:
-        """GET `url` politely. Never raises for network or HTTP problems."""
+        """GET `url` politely. Never raises for network or HTTP problems.
+
+        `admit` (the pipeline's slot) is entered once the host grants a start, before the
+        request is sent, and left on a redirect and before a retry's pause; the caller leaves
+        it when done with the result."""
         if self._session is None:
             raise RuntimeError("use 'async with Fetcher(cfg) as fetcher'")
         try:
-            return await self._fetch(url, kind, etag, last_modified, body_hash)
+            return await self._fetch(url, kind, etag, last_modified, body_hash, admit)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a bug of ours must not kill the daemon's fetch loop
             log.exception("unexpected error fetching %s", url)
             return FetchFailure(url, "connection", f"unexpected {_one_line(e)}")
 
-    async def _fetch(self, url, kind, etag, last_modified, body_hash):
+    async def _fetch(self, url, kind, etag, last_modified, body_hash, admit):
         try:
             target = URL(url)
         except (ValueError, TypeError) as e:
@@ -177,15 +182,17 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         cfg = self.cfg
         for attempt in range(cfg.retries + 1):
-            result, retry = await self._attempt(url, target, kind, headers, body_hash, etag, last_modified)
+            result, retry = await self._attempt(url, target, kind, headers, body_hash, etag, last_modified, admit)
             if not retry or attempt == cfg.retries:
                 return result
+            if admit is not None:
+                admit.leave()
             wait = max(backoff(attempt, cfg.backoff_base), result.retry_after or 0.0)
             log.debug("retrying %s in %.2fs after %s", url, wait, result.message)
             await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _attempt(self, url, target, kind, headers, body_hash, etag, last_modified):
+    async def _attempt(self, url, target, kind, headers, body_hash, etag, last_modified, admit):
         """One try, following redirects. Returns (result, worth retrying)."""
         cfg = self.cfg
         target = target.with_fragment(None)  # never sent; would hide a loop back to this URL
@@ -204,6 +211,8 @@ class Fetcher:
             cookies = jar.filter_cookies(current) if jar is not None else None
             try:
                 async with self.limiter.slot(current.host) as start:
+                    if admit is not None:
+                        await admit.enter()
                     async with self._session.get(
                         current, headers=headers, allow_redirects=False, cookies=cookies,
                         trace_request_ctx=start,
@@ -218,6 +227,8 @@ class Fetcher:
                 return FetchFailure(url, "refused", str(e)), False
             except Exception as e:
                 return self._failure(url, e)
+            if admit is not None:
+                admit.leave()  # the next hop may wait for another host
             try:
                 nxt = current.join(URL(location))
             except (ValueError, TypeError) as e:

@@ -17,6 +17,21 @@ import asyncio
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Admission(Protocol):
+    """A caller's own limit on work in flight, entered only once the host lets a request start.
+
+    The pipeline's bound on articles in flight is one: taken before the per-host wait, a slot
+    would be held by an article queued behind a host that never answers, and enough of those
+    stop every other feed (head-of-line blocking). `enter()` is idempotent; `leave()` gives
+    the slot back while nothing is on the wire (a retry's pause, a redirect to another host).
+    """
+
+    async def enter(self) -> None: ...
+
+    def leave(self) -> None: ...
 
 
 @dataclass

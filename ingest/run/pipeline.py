@@ -21,7 +21,7 @@ from typing import ClassVar, Protocol
 from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
 from ingest.extract import ExtractPool, ExtractPort
-from ingest.fetch import Fetcher, FetchPort
+from ingest.fetch import Admission, Fetcher, FetchPort
 from ingest.records import (
     Candidate,
     FeedState,
@@ -99,14 +99,38 @@ class Tally:
         return any(self.counts.get(k) for k in _DONE)
 
 
+class _Slot:
+    """One article's hold on the pipeline's `max_in_flight` slots (an Admission, fetch/limiter.py)."""
+
+    def __init__(self, slots: asyncio.Semaphore):
+        self._slots = slots
+        self.held = False
+
+    async def enter(self) -> None:
+        if not self.held:
+            await self._slots.acquire()
+            self.held = True
+
+    def leave(self) -> None:
+        if self.held:
+            self.held = False
+            self._slots.release()
+
+
 class Pipeline:
     """Owns the worker pool and the fetcher for one run, and feeds the store.
 
     Stages and their bounds:
-      submit() --(max_in_flight slots)--> fetch (loop, aiohttp) --> extract (worker processes)
+      submit() --(a lane per feed or source: max_in_flight)--> wait for the host (fetch/limiter.py)
+        --(max_in_flight slots)--> fetch (loop, aiohttp) --> extract (worker processes)
         --> store.store() (batched on the store's writer thread)
-    A slot is held from submit until the article is stored, so everything in flight
-    (pages, extracted texts, queued stores) is bounded by `max_in_flight` together.
+    A slot is taken only when the article's request can start (or its page is given) and held
+    until it is stored, so everything in memory (pages, extracted texts, queued stores) is
+    bounded by `max_in_flight` together, while articles queued behind a slow host hold none:
+    a feed listing links to a host that never answers takes that host's few connections
+    (fetch.per_host_concurrency), not the slots every other feed needs. Each feed (or source)
+    has its own lane of `max_in_flight` submitted articles: a full lane makes that feed's
+    poll wait, and no other.
     """
 
     def __init__(self, cfg: Config, store: Store, *, hosts: dict[str, str] | None = None,
@@ -127,6 +151,8 @@ class Pipeline:
         self.failed = asyncio.Event()  # set when the database itself failed: the run must stop
         self.failure: StoreError | None = None
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._lane_size = max_in_flight
+        self._lanes: dict[str, asyncio.Semaphore] = {}  # feed URL or source -> its submitted articles
         self._tasks: set[asyncio.Task[None]] = set()
         self._archive_thread: ThreadPoolExecutor | None = None
         self.pool: ExtractPort | None = None
@@ -161,13 +187,18 @@ class Pipeline:
     async def submit(self, candidate: Candidate, page: Page | None = None) -> None:
         """Queue a candidate (with its page when a source already has it, e.g. WARC).
 
-        Waits while `max_in_flight` candidates are being worked on: backpressure. Raises the
-        StoreError that stopped the run, if the database failed.
+        Waits while `max_in_flight` candidates of the same feed (or source) are submitted and
+        not yet done: backpressure on that feed alone. Raises the StoreError that stopped the
+        run, if the database failed.
         """
         if self.failure is not None:
             raise self.failure
-        await self._slots.acquire()
-        task = asyncio.create_task(self._guarded(candidate, page))
+        key = candidate.feed_url or candidate.source
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = asyncio.Semaphore(self._lane_size)
+        await lane.acquire()
+        task = asyncio.create_task(self._guarded(candidate, page, lane))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -205,9 +236,10 @@ class Pipeline:
             await asyncio.wait(waiting, timeout=left)
         return 0
 
-    async def _guarded(self, candidate: Candidate, page: Page | None) -> None:
+    async def _guarded(self, candidate: Candidate, page: Page | None, lane: asyncio.Semaphore) -> None:
+        slot = _Slot(self._slots)
         try:
-            await self.process(candidate, page)
+            await self.process(candidate, page, slot)
         except asyncio.CancelledError:
             raise
         except StoreError as e:  # the database, not the article: every article would fail the same way
@@ -217,11 +249,15 @@ class Pipeline:
             log.exception("failed to process %s", candidate.url, extra={"url": candidate.url, "outcome": "error"})
             self.tally.add("error")
         finally:
-            self._slots.release()
+            slot.leave()
+            lane.release()
 
     # --- one article ------------------------------------------------------------------------
-    async def process(self, candidate: Candidate, page: Page | None = None) -> str:
-        """Fetch (unless given), extract, store. Returns the outcome word."""
+    async def process(self, candidate: Candidate, page: Page | None = None, slot: Admission | None = None) -> str:
+        """Fetch (unless given), extract, store. Returns the outcome word.
+
+        `slot` (one of the pipeline's `max_in_flight`) is entered when the request can start
+        or, for a given page, before extraction; the caller leaves it."""
         assert self.pool is not None and self.fetcher is not None
         fetch_log = None
         if page is None:
@@ -232,7 +268,7 @@ class Pipeline:
             if isinstance(known, OffTopic):
                 return self._done("off_topic")
             at, started = now(), time.monotonic()
-            result = await self.fetcher.fetch(candidate.url, kind="article")
+            result = await self.fetcher.fetch(candidate.url, kind="article", admit=slot)
             fetch_log = FetchLog.of(result, "article", at, (time.monotonic() - started) * 1000)
             if self.metrics:
                 self.metrics.fetched(fetch_log)
@@ -246,6 +282,8 @@ class Pipeline:
             page = result
             if self._archive_thread is not None and self.archive is not None:
                 await asyncio.get_running_loop().run_in_executor(self._archive_thread, self.archive.write, page)
+        elif slot is not None:
+            await slot.enter()
         started = time.monotonic()
         ex = await self.pool.extract(page, candidate)
         if self.metrics:
@@ -279,9 +317,9 @@ class Pipeline:
         """
         assert self.fetcher is not None
         at, started = now(), time.monotonic()
-        validators = (dict(etag=feed.etag, last_modified=feed.last_modified, body_hash=feed.body_hash)
-                      if conditional else {})
-        result = await self.fetcher.fetch(feed.url, kind="feed", **validators)
+        result = await (self.fetcher.fetch(feed.url, kind="feed", etag=feed.etag, last_modified=feed.last_modified,
+                                           body_hash=feed.body_hash) if conditional
+                        else self.fetcher.fetch(feed.url, kind="feed"))
         fetch_log = FetchLog.of(result, "feed", at, (time.monotonic() - started) * 1000)
         if isinstance(result, FetchFailure):
             poll = Poll(fetch_log, ok=False, error=result.message, failure=result.kind, hint=result.retry_after)
