@@ -29,7 +29,9 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 from collections import Counter, deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -70,9 +72,35 @@ def start_forkserver() -> None:
     workers, must not inherit any); ExtractPool.start() later uses the running server.
     """
     _forkserver_context()
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, resource_tracker
 
-    forkserver.ensure_running()
+    resource_tracker.ensure_running()  # first: it guards its own start, unblocking SIGINT after (not in ours)
+    with _children_ignore_sigint():
+        forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside this block ignore SIGINT from birth.
+
+    A Ctrl-C in a terminal goes to the whole process group. The forkserver spends its first
+    second importing trafilatura, and a worker runs Python code between its fork and its
+    initializer (which ignores SIGINT too): either would die there with a KeyboardInterrupt
+    traceback on the user's terminal. A signal ignored at exec stays ignored in the new Python
+    (it installs its KeyboardInterrupt handler only over the default action), the forkserver
+    keeps it ignored, and so do the workers it forks. SIGINT is blocked meanwhile, so a Ctrl-C
+    in this instant is delivered to this process afterwards instead of being lost.
+    """
+    if threading.current_thread() is not threading.main_thread():  # signal.signal() is main-thread only
+        yield
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _forkserver_context() -> ForkServerContext:
@@ -150,6 +178,7 @@ class ExtractPool:
 
         Synchronous on purpose: called before the event loop opens any socket.
         """
+        start_forkserver()
         executors = [self._new_executor() for _ in range(self.workers)]
         warm = [e.submit(in_worker, "warm") for e in executors]
         self._live = [_Worker(e, f.result()) for e, f in zip(executors, warm)]
@@ -287,6 +316,7 @@ class ExtractPool:
         """Start one worker and add it to the pool; retried (with a growing pause) if it fails."""
         pause = 0.5
         while not self._closed:
+            start_forkserver()  # again if it died, SIGINT ignored from birth (a no-op while it runs)
             executor = self._new_executor()
             try:
                 pid = await asyncio.wrap_future(executor.submit(in_worker, "warm"))

@@ -100,7 +100,8 @@ def test_hosts_from_env() -> dict[str, str] | None:
 
 async def run_once(cfg: Config, hosts: dict[str, str] | None = None, archive: Archive | None = None) -> Pipeline:
     """Poll every feed once, finish all resulting work, return the pipeline (for its tally)."""
-    log.info("one pass with config %s", describe(cfg), extra={"config": describe(cfg), "outcome": "start"})
+    log.info("one pass: %s", start_line(cfg), extra={"outcome": "start", **start_fields(cfg)})
+    log.debug("config: %s", describe(cfg), extra={"config": describe(cfg)})
     hosts = hosts if hosts is not None else test_hosts_from_env()
     async with open_store(cfg) as store, Pipeline(cfg, store, hosts=hosts, refetch_known=True,
                                                   archive=archive) as pipe:
