@@ -58,7 +58,9 @@ def _ingest(path: str) -> tuple[tuple | None, float, float]:
     cpu_feed_dated = time.process_time() - t0
     if doc is None:
         return None, cpu, cpu_feed_dated
-    date = doc.published if doc.date_source == "htmldate" else "(from the page's markup)"
+    # htmldate gives a day ("2018-06-12"), which the record holds as midnight UTC of that day
+    date = (doc.published.date().isoformat() if doc.date_source == "htmldate" and doc.published
+            else "(from the page's markup)")
     return (doc.text, doc.title, doc.author, doc.sitename, doc.canonical_url, date), cpu, cpu_feed_dated
 
 
