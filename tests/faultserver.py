@@ -40,6 +40,7 @@ Routes (all GET):
   /loop/{a|b}               a -> b -> a ...
   /redirect-to              ?url= : one 302 to any URL (e.g. http://127.0.0.1:port/...)
   /malformed.xml            broken RSS
+  /slow-extract             a 2.5 MB article of 60,000 short paragraphs: minutes of trafilatura's CPU
   /charset/{case}           utf8-as-latin1, latin1-as-utf8, meta, bom, bad-name, none
   /binary/{png|pdf}         binary type; body dripped slowly, `completed` records if sent in full
   /cond/etag/{key}          ETag "key-<version>", 304 on If-None-Match (bump with bump(key))
@@ -69,6 +70,9 @@ ARTICLE = """<!doctype html><html><head><meta charset="utf-8"><title>Article {n}
 <p>Leaders met in Singapore on Tuesday for talks described as historic. Story {n}.</p>
 <p>Officials said the meeting would continue on Wednesday, with further statements expected.</p>
 </article></body></html>"""
+# trafilatura is quadratic on long runs of short paragraphs: this page takes a worker minutes
+SLOW_EXTRACT = ("<html><head><title>Slow</title></head><body><article>"
+                + "<p>Summit talks in Singapore went on.</p>" * 60_000 + "</article></body></html>")
 FRENCH = "Le président a annoncé que l’économie française se porte « très bien », malgré la crise. " * 4
 def fast_config(**overrides):
     """A FetchConfig with small waits, so fault tests stay fast; override what a test is about."""
@@ -151,6 +155,7 @@ class FaultServer:
             web.get("/loop/{name}", self._loop),
             web.get("/redirect-to", self._redirect_to),
             web.get("/malformed.xml", self._malformed),
+            web.get("/slow-extract", self._slow_extract),
             web.get("/charset/{case}", self._charset),
             web.get("/binary/{kind}", self._binary),
             web.get("/cond/{mode}/{key}", self._conditional),
@@ -398,6 +403,9 @@ class FaultServer:
     async def _malformed(self, request):
         xml = '<?xml version="1.0"?><rss><channel><title>Broken & <item><link>http://x/1</li'
         return web.Response(text=xml, content_type="application/rss+xml")
+
+    async def _slow_extract(self, request):
+        return web.Response(text=SLOW_EXTRACT, content_type="text/html")
 
     async def _charset(self, request):
         case = request.match_info["case"]

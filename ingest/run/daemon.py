@@ -9,9 +9,11 @@ daemon adds:
 - the first poll of each feed after a start is unconditional (validators ignored), so
   entries whose articles were in flight when the last run was killed are listed again;
 - SIGTERM/SIGINT stop the scheduler, give in-flight work `grace` seconds, cancel the
-  rest (an abandoned article is simply not stored, and is listed again next time), and
-  return normally (exit 0); a second signal exits at once (the database stays consistent:
-  an interrupted transaction is rolled back by SQLite on the next open).
+  rest (an abandoned article is simply not stored, and is listed again next time; a worker
+  still on a page is killed), and return normally (exit 0); a second signal exits at once
+  (the database stays consistent: an interrupted transaction is rolled back by SQLite on the
+  next open). Whatever the input, the process is gone `STOP_MARGIN` seconds after the grace:
+  work that cannot be cancelled (a thread parsing a huge feed) is cut short like a second signal.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import fcntl
 import logging
 import os
 import signal
+import threading
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,6 +43,10 @@ from .status import StatusFile
 
 log = logging.getLogger("ingest.daemon")
 SHUTDOWN_GRACE = 20.0  # seconds in-flight work gets after SIGTERM before it is abandoned
+# Seconds after the grace by which the process has exited, whatever it was doing: closing the pool,
+# the store and the archive takes well under a second, but a thread cannot be cancelled (feedparser on a
+# 10 MB feed runs ~25 s on one), and `asyncio.run` waits for such threads before it returns.
+STOP_MARGIN = 5.0
 RECHECK_EVERY = 60.0  # seconds between re-check ticks, at most (shorter when recheck_after is short)
 STAGGER_GAP = 1.0  # seconds between first polls of feeds on one host, at least
 TEST_HOSTS_ENV = "INGEST_TEST_HOSTS"  # test-only: "a.test=127.0.0.1,b.test" (see docs/daemon.md)
@@ -140,6 +147,9 @@ class Daemon:
             os._exit(130)  # SQLite rolls back an interrupted transaction; the workers follow (worker.exit_with)
         log.info("signal %s: stopping, in-flight work gets %gs", name, self.grace, extra={"outcome": "stopping"})
         self.stop.set()
+        watchdog = threading.Timer(self.grace + STOP_MARGIN, _stop_now, args=(signum, self.grace + STOP_MARGIN))
+        watchdog.daemon = True  # never what keeps the process alive
+        watchdog.start()
 
     # --- main loop -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -287,6 +297,14 @@ class Daemon:
             pipe.fail(e)
         except Exception:
             log.exception("re-check tick failed", extra={"outcome": "error"})
+
+
+def _stop_now(signum: int, after: float) -> None:
+    """The daemon is still here `after` seconds after a signal: exit now, as a second signal would."""
+    log.warning("still running %gs after %s: exiting now", after, signal.Signals(signum).name,
+                extra={"outcome": "killed"})
+    logging.shutdown()
+    os._exit(128 + signum)  # SQLite rolls back an interrupted transaction; the workers follow (worker.exit_with)
 
 
 async def _first(*waits: Awaitable[object]) -> None:

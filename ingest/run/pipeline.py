@@ -10,13 +10,16 @@ however many candidates a source produces.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
@@ -44,6 +47,7 @@ from ingest.times import now
 from .metrics import Metrics
 
 log = logging.getLogger("ingest.pipeline")
+T = TypeVar("T")
 
 
 class Archive(Protocol):
@@ -97,6 +101,32 @@ class Tally:
     def achieved_anything(self) -> bool:
         """Something was stored, found unchanged, or known to be done or off topic."""
         return any(self.counts.get(k) for k in _DONE)
+
+
+async def _on_daemon_thread(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on a thread of its own that never holds up the exit of the process.
+
+    A thread cannot be cancelled: feedparser on a 10 MB feed runs ~25 s, and `asyncio.to_thread`'s
+    threads are waited for when the event loop closes, so a SIGTERM during such a parse would
+    wait for it. A poll abandoned at shutdown does not need its result.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(result: T | None, error: BaseException | None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = fn(*args), None
+        except BaseException as e:  # noqa: BLE001 - handed to the awaiting task as it is
+            result, error = None, e
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(deliver, result, error)
+
+    threading.Thread(target=run, name="ingest-feed-parse", daemon=True).start()
+    return await future
 
 
 class _Slot:
@@ -367,7 +397,7 @@ class Pipeline:
         """Parse a fetched feed and submit its entries; what the poll found."""
         try:
             # feedparser is pure Python (~0.65 ms per item): a big feed would stall the loop's I/O
-            parsed = await asyncio.to_thread(parse_feed, page.body, page.final_url, page.headers, self.matcher)
+            parsed = await _on_daemon_thread(parse_feed, page.body, page.final_url, page.headers, self.matcher)
         except FeedError as e:
             return Poll(fetch_log, ok=False, error=str(e), failure="parse")
         if parsed.warning:
