@@ -122,6 +122,21 @@ class AnalysisConfig:
 
 
 @dataclass
+class RetentionConfig:
+    """How long the fetch log (`fetches`: one row per request) keeps its rows; the store prunes it.
+
+    Every request is logged, failures included, so a feed listing a thousand refused links that
+    change at each poll would grow it by gigabytes a day. Articles, versions and feeds are never
+    pruned.
+    """
+
+    # days a fetch-log row is kept
+    fetch_log_days: float = field(default=30.0, metadata=above(0, 36500))
+    # newest fetch-log rows kept per feed (its polls and its articles' fetches), pruned at each poll
+    fetch_log_rows_per_feed: int = field(default=20_000, metadata=at_least(10, 1_000_000_000))
+
+
+@dataclass
 class CCNewsConfig:
     """Where `ingest backfill --cc-news` reads Common Crawl's news crawl (listings and WARC files)."""
 
@@ -137,6 +152,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     cc_news: CCNewsConfig = field(default_factory=CCNewsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     workers: int = field(default=max(1, min(2, os.cpu_count() or 1)), metadata=at_least(1, 256))
     # seconds one page may take in an extraction worker before the worker is killed and replaced
     extract_timeout: float = field(default=30.0, metadata=above(0, HOUR))

@@ -47,6 +47,7 @@ SHUTDOWN_GRACE = 20.0  # seconds in-flight work gets after SIGTERM before it is 
 # the store and the archive takes well under a second, but a thread cannot be cancelled (feedparser on a
 # 10 MB feed runs ~25 s on one), and `asyncio.run` waits for such threads before it returns.
 STOP_MARGIN = 5.0
+PRUNE_EVERY = 3600.0  # seconds between fetch-log retention passes (store.prune)
 RECHECK_EVERY = 60.0  # seconds between re-check ticks, at most (shorter when recheck_after is short)
 STAGGER_GAP = 1.0  # seconds between first polls of feeds on one host, at least
 TEST_HOSTS_ENV = "INGEST_TEST_HOSTS"  # test-only: "a.test=127.0.0.1,b.test" (see docs/daemon.md)
@@ -178,6 +179,9 @@ class Daemon:
             scheduler.add_job(self._recheck, "interval", seconds=self.recheck_every, args=[pipe], id="recheck",
                               next_run_time=now() + timedelta(seconds=min(5.0, self.recheck_every)),
                               max_instances=1, coalesce=True, misfire_grace_time=None)
+            scheduler.add_job(self._prune, "interval", seconds=PRUNE_EVERY, args=[pipe], id="prune",
+                              next_run_time=now() + timedelta(seconds=min(60.0, self.cfg.schedule.status_every)),
+                              max_instances=1, coalesce=True, misfire_grace_time=None)
             log.info("scheduled %d feeds, re-checks every %gs (up to %d each)", len(feeds), self.recheck_every,
                      self.recheck_per_tick, extra={"outcome": "scheduled", "feeds": len(feeds)})
             if not self.stop.is_set():
@@ -264,6 +268,22 @@ class Daemon:
                 "polls": pipe.polls, "polls_failed": pipe.polls_failed, "failing_feeds": len(pipe.failing),
                 "in_flight": pipe.in_flight, "store_backlog": store.backlog(),
                 "writer_lag_ms": None if lag is None else round(lag * 1000, 1), "counts": dict(pipe.tally.counts)}
+
+    async def _prune(self, pipe: Pipeline) -> None:
+        """Drop fetch-log rows past `retention.fetch_log_days` (the per-feed cap is kept at each poll)."""
+        if self.stop.is_set():
+            return
+        try:
+            pruned = await pipe.store.prune()
+        except StoreError as e:  # the database failed: the daemon stops (exit 3)
+            pipe.fail(e)
+            return
+        except Exception:  # noqa: BLE001 - pruning must never take the daemon down; tried again next hour
+            log.exception("pruning the fetch log failed", extra={"outcome": "error"})
+            return
+        if pruned:
+            log.info("pruned %d fetch-log rows older than %g days", pruned, self.cfg.retention.fetch_log_days,
+                     extra={"outcome": "pruned", "count": pruned})
 
     async def _recheck(self, pipe: Pipeline) -> None:
         """Re-fetch stored articles whose decaying re-check time has come (bounded per tick).

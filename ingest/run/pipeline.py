@@ -25,6 +25,7 @@ from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
 from ingest.extract import ExtractPool, ExtractPort
 from ingest.fetch import Admission, Fetcher, FetchPort
+from ingest.logs import Quota
 from ingest.records import (
     Candidate,
     FeedState,
@@ -178,6 +179,7 @@ class Pipeline:
         self.polls_failed = 0
         self.failing: dict[str, str] = {}  # feed URL -> its last error, while it keeps failing
         self._fail_streak: dict[str, int] = {}
+        self.quota = Quota()  # warnings about failed articles, per feed or source
         self.failed = asyncio.Event()  # set when the database itself failed: the run must stop
         self.failure: StoreError | None = None
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -304,8 +306,8 @@ class Pipeline:
                 self.metrics.fetched(fetch_log)
             if isinstance(result, FetchFailure):
                 await self.store.skipped(candidate, f"fetch_{result.kind}", fetch_log)
-                log.warning("fetch failed %s: %s", candidate.url, result.message,
-                            extra={"url": candidate.url, "outcome": result.kind})
+                self._warn(candidate, "fetch failed %s: %s", candidate.url, result.message,
+                           extra={"url": candidate.url, "outcome": result.kind})
                 return self._done(f"fetch_{result.kind}")
             if isinstance(result, NotModified):  # not asked for, but harmless
                 return self._done("not_modified")
@@ -321,8 +323,8 @@ class Pipeline:
         if isinstance(ex, Skipped):
             await self.store.skipped(candidate, ex.reason, fetch_log)
             if ex.reason != "off_topic":
-                log.warning("nothing extracted from %s: %s", candidate.url, ex.message or ex.reason,
-                            extra={"url": candidate.url, "outcome": ex.reason})
+                self._warn(candidate, "nothing extracted from %s: %s", candidate.url, ex.message or ex.reason,
+                           extra={"url": candidate.url, "outcome": ex.reason})
             return self._done(ex.reason)
         stored = await self.store.store(candidate, ex, fetch_log)
         self.tally.keep(stored)
@@ -332,6 +334,15 @@ class Pipeline:
                  f" [{', '.join(stored.flags)}]" if stored.flags else "",
                  extra={"url": candidate.url, "outcome": stored.outcome, "flags": list(stored.flags)})
         return self._done(stored.outcome)
+
+    def _warn(self, candidate: Candidate, msg: str, *args: object, extra: dict[str, object]) -> None:
+        """A failed article's warning, within its feed's (or source's) quota of lines (logs.Quota)."""
+        key = candidate.feed_url or candidate.source
+        level, demoted = self.quota.take(key)
+        if demoted:
+            log.warning("%d more articles of %s failed in %gs (logged at debug level; each is in the fetch log)",
+                        demoted, key, self.quota.window, extra={"feed": key, "outcome": "quiet", "count": demoted})
+        log.log(level, msg, *args, extra={**extra, "feed": key})
 
     def _done(self, outcome: str) -> str:
         self.tally.add(outcome)
@@ -397,7 +408,8 @@ class Pipeline:
         """Parse a fetched feed and submit its entries; what the poll found."""
         try:
             # feedparser is pure Python (~0.65 ms per item): a big feed would stall the loop's I/O
-            parsed = await _on_daemon_thread(parse_feed, page.body, page.final_url, page.headers, self.matcher)
+            parsed = await _on_daemon_thread(parse_feed, page.body, page.final_url, page.headers, self.matcher,
+                                             feed.url)
         except FeedError as e:
             return Poll(fetch_log, ok=False, error=str(e), failure="parse")
         if parsed.warning:
