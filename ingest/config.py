@@ -17,6 +17,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 
@@ -65,6 +66,9 @@ HOUR, DAY = 3600.0, 86400.0
 class FeedConfig:
     url: str
     name: str | None = None
+    # "user:password" for HTTP Basic auth; credentials written in the URL (https://user:pw@host/...)
+    # are moved here at load, so the URL that is logged, stored and shown never holds them
+    auth: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -222,7 +226,15 @@ def _build(cls: Any, data: Any, prefix: str = "") -> Any:
 def _validate(cfg: Config) -> Config:
     for i, feed in enumerate(cfg.feeds):
         if not re.match(r"^https?://", feed.url):
-            raise ConfigError(f"feeds[{i}].url: expected an http(s) URL, got {feed.url!r}")
+            raise ConfigError(f"feeds[{i}].url: expected an http(s) URL, got {strip_credentials(feed.url)!r}")
+        parts = urlsplit(feed.url)
+        if parts.username is not None or parts.password is not None:
+            if feed.auth is not None:
+                raise ConfigError(f"feeds[{i}]: credentials both in the url and in auth")
+            feed.auth = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+            feed.url = strip_credentials(feed.url)
+        if feed.auth is not None and ":" not in feed.auth:
+            raise ConfigError(f"feeds[{i}].auth: expected 'user:password'")
     for i, topic in enumerate(cfg.topics):
         if not topic.keywords:
             raise ConfigError(f"topics[{i}].keywords: at least one keyword needed")
@@ -272,6 +284,21 @@ def load_config(path: str | os.PathLike[str] | None, db_override: str | None = N
     return cfg
 
 
+def strip_credentials(url: str) -> str:
+    """`url` without a `user:password@` part (unchanged when it has none, or is not a URL)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def describe(cfg: Config) -> dict[str, Any]:
-    """The effective config as plain data, for the start-up log line."""
-    return dataclasses.asdict(cfg)
+    """The effective config as plain data, for the start-up log line (feed passwords masked)."""
+    data = dataclasses.asdict(cfg)
+    for feed in data["feeds"]:
+        if feed["auth"] is not None:
+            feed["auth"] = feed["auth"].partition(":")[0] + ":***"
+    return data

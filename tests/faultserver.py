@@ -24,6 +24,7 @@ Routes (all GET):
   /article/{n}              a small healthy HTML article (?delay= seconds before answering)
   /list.xml                 RSS listing the given ?item= paths or URLs, in order (repeatable);
                             ?ttl= minutes (RSS <ttl>), ?max_age= seconds (Cache-Control)
+  /private.xml              /list.xml behind HTTP Basic auth (PRIVATE_LOGIN), 401 without it
   /grow/{key}               RSS listing /article/<key>-1..v, v = version of key (bump(key) adds one)
   /edit/{key}               an article whose text names the version of key (bump(key) edits it);
                             503 while key is in `broken`
@@ -51,6 +52,7 @@ Routes (all GET):
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import gzip
 import io
@@ -70,6 +72,7 @@ ARTICLE = """<!doctype html><html><head><meta charset="utf-8"><title>Article {n}
 <p>Leaders met in Singapore on Tuesday for talks described as historic. Story {n}.</p>
 <p>Officials said the meeting would continue on Wednesday, with further statements expected.</p>
 </article></body></html>"""
+PRIVATE_LOGIN = "alice:s3cret-pw"  # /private.xml's user:password
 # trafilatura is quadratic on long runs of short paragraphs: this page takes a worker minutes
 SLOW_EXTRACT = ("<html><head><title>Slow</title></head><body><article>"
                 + "<p>Summit talks in Singapore went on.</p>" * 60_000 + "</article></body></html>")
@@ -141,6 +144,7 @@ class FaultServer:
             web.get("/feed.xml", self._feed),
             web.get("/article/{n}", self._article),
             web.get("/list.xml", self._list),
+            web.get("/private.xml", self._private),
             web.get("/grow/{key}", self._grow),
             web.get("/edit/{key}", self._edit),
             web.get("/status/{code}", self._status),
@@ -269,6 +273,12 @@ class FaultServer:
         links = [item if "://" in item else base + item for item in request.query.getall("item", [])]
         headers = {"Cache-Control": f"max-age={request.query['max_age']}"} if "max_age" in request.query else None
         return self._rss(base, links, ttl=request.query.get("ttl"), headers=headers)
+
+    async def _private(self, request):
+        expected = "Basic " + base64.b64encode(PRIVATE_LOGIN.encode()).decode()
+        if request.headers.get("Authorization") != expected:
+            return web.Response(status=401, text="login needed", headers={"WWW-Authenticate": 'Basic realm="news"'})
+        return await self._list(request)
 
     async def _grow(self, request):
         key = request.match_info["key"]

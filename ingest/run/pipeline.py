@@ -196,7 +196,8 @@ class Pipeline:
         self.pool = ExtractPool(self.cfg.workers, self.matcher, timeout=self.cfg.extract_timeout).start()
         if self.archive is not None:  # archive files are written off the loop, one writer
             self._archive_thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-archive")
-        self._fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts).__aenter__()
+        credentials = {f.url: f.auth for f in self.cfg.feeds if f.auth}
+        self._fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts, credentials=credentials).__aenter__()
         self.fetcher = self._fetcher
         return self
 
