@@ -17,6 +17,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 
@@ -65,6 +66,9 @@ HOUR, DAY = 3600.0, 86400.0
 class FeedConfig:
     url: str
     name: str | None = None
+    # "user:password" for HTTP Basic auth; credentials written in the URL (https://user:pw@host/...)
+    # are moved here at load, so the URL that is logged, stored and shown never holds them
+    auth: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -122,6 +126,21 @@ class AnalysisConfig:
 
 
 @dataclass
+class RetentionConfig:
+    """How long the fetch log (`fetches`: one row per request) keeps its rows; the store prunes it.
+
+    Every request is logged, failures included, so a feed listing a thousand refused links that
+    change at each poll would grow it by gigabytes a day. Articles, versions and feeds are never
+    pruned.
+    """
+
+    # days a fetch-log row is kept
+    fetch_log_days: float = field(default=30.0, metadata=above(0, 36500))
+    # newest fetch-log rows kept per feed (its polls and its articles' fetches), pruned at each poll
+    fetch_log_rows_per_feed: int = field(default=20_000, metadata=at_least(10, 1_000_000_000))
+
+
+@dataclass
 class CCNewsConfig:
     """Where `ingest backfill --cc-news` reads Common Crawl's news crawl (listings and WARC files)."""
 
@@ -137,6 +156,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     cc_news: CCNewsConfig = field(default_factory=CCNewsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     workers: int = field(default=max(1, min(2, os.cpu_count() or 1)), metadata=at_least(1, 256))
     # seconds one page may take in an extraction worker before the worker is killed and replaced
     extract_timeout: float = field(default=30.0, metadata=above(0, HOUR))
@@ -206,7 +226,15 @@ def _build(cls: Any, data: Any, prefix: str = "") -> Any:
 def _validate(cfg: Config) -> Config:
     for i, feed in enumerate(cfg.feeds):
         if not re.match(r"^https?://", feed.url):
-            raise ConfigError(f"feeds[{i}].url: expected an http(s) URL, got {feed.url!r}")
+            raise ConfigError(f"feeds[{i}].url: expected an http(s) URL, got {strip_credentials(feed.url)!r}")
+        parts = urlsplit(feed.url)
+        if parts.username is not None or parts.password is not None:
+            if feed.auth is not None:
+                raise ConfigError(f"feeds[{i}]: credentials both in the url and in auth")
+            feed.auth = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+            feed.url = strip_credentials(feed.url)
+        if feed.auth is not None and ":" not in feed.auth:
+            raise ConfigError(f"feeds[{i}].auth: expected 'user:password'")
     for i, topic in enumerate(cfg.topics):
         if not topic.keywords:
             raise ConfigError(f"topics[{i}].keywords: at least one keyword needed")
@@ -256,6 +284,21 @@ def load_config(path: str | os.PathLike[str] | None, db_override: str | None = N
     return cfg
 
 
+def strip_credentials(url: str) -> str:
+    """`url` without a `user:password@` part (unchanged when it has none, or is not a URL)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def describe(cfg: Config) -> dict[str, Any]:
-    """The effective config as plain data, for the start-up log line."""
-    return dataclasses.asdict(cfg)
+    """The effective config as plain data, for the start-up log line (feed passwords masked)."""
+    data = dataclasses.asdict(cfg)
+    for feed in data["feeds"]:
+        if feed["auth"] is not None:
+            feed["auth"] = feed["auth"].partition(":")[0] + ":***"
+    return data

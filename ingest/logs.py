@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -72,3 +74,33 @@ def _render(level: str, line: str, fields: dict[str, Any]) -> str:
         return json.dumps({"ts": ts, "level": level, "logger": "ingest", "msg": line, **fields}, default=str,
                           ensure_ascii=False)
     return f"ingest: {line}" if level == "error" else line
+
+
+class Quota:
+    """At most `lines` warnings per key (a feed) in `window` seconds; the rest are demoted to debug
+    and counted, and the count is told once, with the key's first warning of a later window.
+
+    A feed whose thousand links all fail at each poll writes its first few failures and one line
+    saying how many more there were, not a thousand lines per poll (each failure is still a row of
+    the fetch log).
+    """
+
+    def __init__(self, lines: int = 10, window: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.lines = lines
+        self.window = window
+        self._clock = clock
+        self._keys: dict[str, list[float]] = {}  # key -> [window start, warnings in it, demoted since told]
+
+    def take(self, key: str) -> tuple[int, int]:
+        """(the level for the next line of `key`, how many were demoted since last told: tell them now)."""
+        at = self._clock()
+        state = self._keys.get(key)
+        if state is None or at - state[0] >= self.window:
+            demoted = int(state[2]) if state is not None else 0
+            self._keys[key] = [at, 1, 0]
+            return logging.WARNING, demoted
+        if state[1] < self.lines:
+            state[1] += 1
+            return logging.WARNING, 0
+        state[2] += 1
+        return logging.DEBUG, 0

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from ingest.config import strip_credentials
+
 # --- vocabularies -----------------------------------------------------------------------
 Source = Literal["feed", "urls", "sitemap", "warc", "recheck", "demo", "reextract"]
 FetchKind = Literal["feed", "article", "robots", "sitemap"]
@@ -113,11 +115,13 @@ class FetchLog:
 
     @classmethod
     def of(cls, result: FetchResult, kind: FetchKind, at: datetime, elapsed_ms: float) -> FetchLog:
+        """The log line of a result; a URL given with `user:password@` is logged without it."""
+        url = strip_credentials(result.url)
         if isinstance(result, FetchFailure):
-            return cls(result.url, kind, result.kind, at, result.status, result.message, None, elapsed_ms)
+            return cls(url, kind, result.kind, at, result.status, result.message, None, elapsed_ms)
         if isinstance(result, NotModified):
-            return cls(result.url, kind, "not_modified", at, elapsed_ms=elapsed_ms)
-        return cls(result.url, kind, "ok", at, result.status, None, len(result.body), elapsed_ms)
+            return cls(url, kind, "not_modified", at, elapsed_ms=elapsed_ms)
+        return cls(url, kind, "ok", at, result.status, None, len(result.body), elapsed_ms)
 
 
 # --- extract -----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ Routes (all GET):
   /article/{n}              a small healthy HTML article (?delay= seconds before answering)
   /list.xml                 RSS listing the given ?item= paths or URLs, in order (repeatable);
                             ?ttl= minutes (RSS <ttl>), ?max_age= seconds (Cache-Control)
+  /private.xml              /list.xml behind HTTP Basic auth (PRIVATE_LOGIN), 401 without it
   /grow/{key}               RSS listing /article/<key>-1..v, v = version of key (bump(key) adds one)
   /edit/{key}               an article whose text names the version of key (bump(key) edits it);
                             503 while key is in `broken`
@@ -40,6 +41,7 @@ Routes (all GET):
   /loop/{a|b}               a -> b -> a ...
   /redirect-to              ?url= : one 302 to any URL (e.g. http://127.0.0.1:port/...)
   /malformed.xml            broken RSS
+  /slow-extract             a 2.5 MB article of 60,000 short paragraphs: minutes of trafilatura's CPU
   /charset/{case}           utf8-as-latin1, latin1-as-utf8, meta, bom, bad-name, none
   /binary/{png|pdf}         binary type; body dripped slowly, `completed` records if sent in full
   /cond/etag/{key}          ETag "key-<version>", 304 on If-None-Match (bump with bump(key))
@@ -50,6 +52,7 @@ Routes (all GET):
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import gzip
 import io
@@ -69,6 +72,10 @@ ARTICLE = """<!doctype html><html><head><meta charset="utf-8"><title>Article {n}
 <p>Leaders met in Singapore on Tuesday for talks described as historic. Story {n}.</p>
 <p>Officials said the meeting would continue on Wednesday, with further statements expected.</p>
 </article></body></html>"""
+PRIVATE_LOGIN = "alice:s3cret-pw"  # /private.xml's user:password
+# trafilatura is quadratic on long runs of short paragraphs: this page takes a worker minutes
+SLOW_EXTRACT = ("<html><head><title>Slow</title></head><body><article>"
+                + "<p>Summit talks in Singapore went on.</p>" * 60_000 + "</article></body></html>")
 FRENCH = "Le président a annoncé que l’économie française se porte « très bien », malgré la crise. " * 4
 def fast_config(**overrides):
     """A FetchConfig with small waits, so fault tests stay fast; override what a test is about."""
@@ -137,6 +144,7 @@ class FaultServer:
             web.get("/feed.xml", self._feed),
             web.get("/article/{n}", self._article),
             web.get("/list.xml", self._list),
+            web.get("/private.xml", self._private),
             web.get("/grow/{key}", self._grow),
             web.get("/edit/{key}", self._edit),
             web.get("/status/{code}", self._status),
@@ -151,6 +159,7 @@ class FaultServer:
             web.get("/loop/{name}", self._loop),
             web.get("/redirect-to", self._redirect_to),
             web.get("/malformed.xml", self._malformed),
+            web.get("/slow-extract", self._slow_extract),
             web.get("/charset/{case}", self._charset),
             web.get("/binary/{kind}", self._binary),
             web.get("/cond/{mode}/{key}", self._conditional),
@@ -264,6 +273,12 @@ class FaultServer:
         links = [item if "://" in item else base + item for item in request.query.getall("item", [])]
         headers = {"Cache-Control": f"max-age={request.query['max_age']}"} if "max_age" in request.query else None
         return self._rss(base, links, ttl=request.query.get("ttl"), headers=headers)
+
+    async def _private(self, request):
+        expected = "Basic " + base64.b64encode(PRIVATE_LOGIN.encode()).decode()
+        if request.headers.get("Authorization") != expected:
+            return web.Response(status=401, text="login needed", headers={"WWW-Authenticate": 'Basic realm="news"'})
+        return await self._list(request)
 
     async def _grow(self, request):
         key = request.match_info["key"]
@@ -398,6 +413,9 @@ class FaultServer:
     async def _malformed(self, request):
         xml = '<?xml version="1.0"?><rss><channel><title>Broken & <item><link>http://x/1</li'
         return web.Response(text=xml, content_type="application/rss+xml")
+
+    async def _slow_extract(self, request):
+        return web.Response(text=SLOW_EXTRACT, content_type="text/html")
 
     async def _charset(self, request):
         case = request.match_info["case"]

@@ -74,6 +74,10 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:300]
 
 
+def _origin(url: URL) -> tuple[str, str, int | None]:
+    return url.scheme, (url.host or "").lower(), url.port
+
+
 def _sent_trace() -> aiohttp.TraceConfig:
     """Tell the limiter the moment a request's headers are on the wire."""
 
@@ -94,9 +98,14 @@ class Fetcher:
     guarded unless `cfg.allow_private_addresses`.
     """
 
-    def __init__(self, cfg: FetchConfig, *, hosts: Mapping[str, str] | None = None):
+    def __init__(self, cfg: FetchConfig, *, hosts: Mapping[str, str] | None = None,
+                 credentials: Mapping[str, str] | None = None):
         self.cfg = cfg
         self._pins = dict(hosts or {})
+        # origin -> BasicAuth, for feeds configured with credentials: sent to that origin only (a
+        # redirect elsewhere goes without), and never part of a URL that is logged or stored
+        self._auth = {_origin(URL(url)): aiohttp.BasicAuth(*login.split(":", 1))
+                      for url, login in (credentials or {}).items()}
         self.limiter = HostLimiter(cfg.per_host_concurrency, cfg.per_host_delay)
         self.robots = RobotsCache(
             lambda u: self.fetch(u, kind="robots"),
@@ -215,7 +224,7 @@ class Fetcher:
                         await admit.enter()
                     async with self._session.get(
                         current, headers=headers, allow_redirects=False, cookies=cookies,
-                        trace_request_ctx=start,
+                        trace_request_ctx=start, auth=None if current.user else self._auth.get(_origin(current)),
                     ) as resp:
                         location = resp.headers.get("Location")
                         if resp.status not in REDIRECTS or not location:

@@ -9,9 +9,11 @@ daemon adds:
 - the first poll of each feed after a start is unconditional (validators ignored), so
   entries whose articles were in flight when the last run was killed are listed again;
 - SIGTERM/SIGINT stop the scheduler, give in-flight work `grace` seconds, cancel the
-  rest (an abandoned article is simply not stored, and is listed again next time), and
-  return normally (exit 0); a second signal exits at once (the database stays consistent:
-  an interrupted transaction is rolled back by SQLite on the next open).
+  rest (an abandoned article is simply not stored, and is listed again next time; a worker
+  still on a page is killed), and return normally (exit 0); a second signal exits at once
+  (the database stays consistent: an interrupted transaction is rolled back by SQLite on the
+  next open). Whatever the input, the process is gone `STOP_MARGIN` seconds after the grace:
+  work that cannot be cancelled (a thread parsing a huge feed) is cut short like a second signal.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import fcntl
 import logging
 import os
 import signal
+import threading
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +43,11 @@ from .status import StatusFile
 
 log = logging.getLogger("ingest.daemon")
 SHUTDOWN_GRACE = 20.0  # seconds in-flight work gets after SIGTERM before it is abandoned
+# Seconds after the grace by which the process has exited, whatever it was doing: closing the pool,
+# the store and the archive takes well under a second, but a thread cannot be cancelled (feedparser on a
+# 10 MB feed runs ~25 s on one), and `asyncio.run` waits for such threads before it returns.
+STOP_MARGIN = 5.0
+PRUNE_EVERY = 3600.0  # seconds between fetch-log retention passes (store.prune)
 RECHECK_EVERY = 60.0  # seconds between re-check ticks, at most (shorter when recheck_after is short)
 STAGGER_GAP = 1.0  # seconds between first polls of feeds on one host, at least
 TEST_HOSTS_ENV = "INGEST_TEST_HOSTS"  # test-only: "a.test=127.0.0.1,b.test" (see docs/daemon.md)
@@ -141,6 +149,9 @@ class Daemon:
             os._exit(130)  # SQLite rolls back an interrupted transaction; the workers follow (worker.exit_with)
         log.info("signal %s: stopping, in-flight work gets %gs", name, self.grace, extra={"outcome": "stopping"})
         self.stop.set()
+        watchdog = threading.Timer(self.grace + STOP_MARGIN, _stop_now, args=(signum, self.grace + STOP_MARGIN))
+        watchdog.daemon = True  # never what keeps the process alive
+        watchdog.start()
 
     # --- main loop -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -168,6 +179,9 @@ class Daemon:
                 self._schedule(scheduler, pipe, feed, first)
             scheduler.add_job(self._recheck, "interval", seconds=self.recheck_every, args=[pipe], id="recheck",
                               next_run_time=now() + timedelta(seconds=min(5.0, self.recheck_every)),
+                              max_instances=1, coalesce=True, misfire_grace_time=None)
+            scheduler.add_job(self._prune, "interval", seconds=PRUNE_EVERY, args=[pipe], id="prune",
+                              next_run_time=now() + timedelta(seconds=min(60.0, self.cfg.schedule.status_every)),
                               max_instances=1, coalesce=True, misfire_grace_time=None)
             log.info("scheduled %d feeds, re-checks every %gs (up to %d each)", len(feeds), self.recheck_every,
                      self.recheck_per_tick, extra={"outcome": "scheduled", "feeds": len(feeds)})
@@ -256,6 +270,22 @@ class Daemon:
                 "in_flight": pipe.in_flight, "store_backlog": store.backlog(),
                 "writer_lag_ms": None if lag is None else round(lag * 1000, 1), "counts": dict(pipe.tally.counts)}
 
+    async def _prune(self, pipe: Pipeline) -> None:
+        """Drop fetch-log rows past `retention.fetch_log_days` (the per-feed cap is kept at each poll)."""
+        if self.stop.is_set():
+            return
+        try:
+            pruned = await pipe.store.prune()
+        except StoreError as e:  # the database failed: the daemon stops (exit 3)
+            pipe.fail(e)
+            return
+        except Exception:  # noqa: BLE001 - pruning must never take the daemon down; tried again next hour
+            log.exception("pruning the fetch log failed", extra={"outcome": "error"})
+            return
+        if pruned:
+            log.info("pruned %d fetch-log rows older than %g days", pruned, self.cfg.retention.fetch_log_days,
+                     extra={"outcome": "pruned", "count": pruned})
+
     async def _recheck(self, pipe: Pipeline) -> None:
         """Re-fetch stored articles whose decaying re-check time has come (bounded per tick).
 
@@ -288,6 +318,14 @@ class Daemon:
             pipe.fail(e)
         except Exception:
             log.exception("re-check tick failed", extra={"outcome": "error"})
+
+
+def _stop_now(signum: int, after: float) -> None:
+    """The daemon is still here `after` seconds after a signal: exit now, as a second signal would."""
+    log.warning("still running %gs after %s: exiting now", after, signal.Signals(signum).name,
+                extra={"outcome": "killed"})
+    logging.shutdown()
+    os._exit(128 + signum)  # SQLite rolls back an interrupted transaction; the workers follow (worker.exit_with)
 
 
 async def _first(*waits: Awaitable[object]) -> None:

@@ -10,18 +10,22 @@ however many candidates a source produces.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
 from ingest.extract import ExtractPool, ExtractPort
 from ingest.fetch import Admission, Fetcher, FetchPort
+from ingest.logs import Quota
 from ingest.records import (
     Candidate,
     FeedState,
@@ -44,6 +48,7 @@ from ingest.times import now
 from .metrics import Metrics
 
 log = logging.getLogger("ingest.pipeline")
+T = TypeVar("T")
 
 
 class Archive(Protocol):
@@ -99,6 +104,32 @@ class Tally:
         return any(self.counts.get(k) for k in _DONE)
 
 
+async def _on_daemon_thread(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on a thread of its own that never holds up the exit of the process.
+
+    A thread cannot be cancelled: feedparser on a 10 MB feed runs ~25 s, and `asyncio.to_thread`'s
+    threads are waited for when the event loop closes, so a SIGTERM during such a parse would
+    wait for it. A poll abandoned at shutdown does not need its result.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(result: T | None, error: BaseException | None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = fn(*args), None
+        except BaseException as e:  # noqa: BLE001 - handed to the awaiting task as it is
+            result, error = None, e
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(deliver, result, error)
+
+    threading.Thread(target=run, name="ingest-feed-parse", daemon=True).start()
+    return await future
+
+
 class _Slot:
     """One article's hold on the pipeline's `max_in_flight` slots (an Admission, fetch/limiter.py)."""
 
@@ -148,6 +179,7 @@ class Pipeline:
         self.polls_failed = 0
         self.failing: dict[str, str] = {}  # feed URL -> its last error, while it keeps failing
         self._fail_streak: dict[str, int] = {}
+        self.quota = Quota()  # warnings about failed articles, per feed or source
         self.failed = asyncio.Event()  # set when the database itself failed: the run must stop
         self.failure: StoreError | None = None
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -164,7 +196,8 @@ class Pipeline:
         self.pool = ExtractPool(self.cfg.workers, self.matcher, timeout=self.cfg.extract_timeout).start()
         if self.archive is not None:  # archive files are written off the loop, one writer
             self._archive_thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-archive")
-        self._fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts).__aenter__()
+        credentials = {f.url: f.auth for f in self.cfg.feeds if f.auth}
+        self._fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts, credentials=credentials).__aenter__()
         self.fetcher = self._fetcher
         return self
 
@@ -274,8 +307,8 @@ class Pipeline:
                 self.metrics.fetched(fetch_log)
             if isinstance(result, FetchFailure):
                 await self.store.skipped(candidate, f"fetch_{result.kind}", fetch_log)
-                log.warning("fetch failed %s: %s", candidate.url, result.message,
-                            extra={"url": candidate.url, "outcome": result.kind})
+                self._warn(candidate, "fetch failed %s: %s", candidate.url, result.message,
+                           extra={"url": candidate.url, "outcome": result.kind})
                 return self._done(f"fetch_{result.kind}")
             if isinstance(result, NotModified):  # not asked for, but harmless
                 return self._done("not_modified")
@@ -291,8 +324,8 @@ class Pipeline:
         if isinstance(ex, Skipped):
             await self.store.skipped(candidate, ex.reason, fetch_log)
             if ex.reason != "off_topic":
-                log.warning("nothing extracted from %s: %s", candidate.url, ex.message or ex.reason,
-                            extra={"url": candidate.url, "outcome": ex.reason})
+                self._warn(candidate, "nothing extracted from %s: %s", candidate.url, ex.message or ex.reason,
+                           extra={"url": candidate.url, "outcome": ex.reason})
             return self._done(ex.reason)
         stored = await self.store.store(candidate, ex, fetch_log)
         self.tally.keep(stored)
@@ -302,6 +335,15 @@ class Pipeline:
                  f" [{', '.join(stored.flags)}]" if stored.flags else "",
                  extra={"url": candidate.url, "outcome": stored.outcome, "flags": list(stored.flags)})
         return self._done(stored.outcome)
+
+    def _warn(self, candidate: Candidate, msg: str, *args: object, extra: dict[str, object]) -> None:
+        """A failed article's warning, within its feed's (or source's) quota of lines (logs.Quota)."""
+        key = candidate.feed_url or candidate.source
+        level, demoted = self.quota.take(key)
+        if demoted:
+            log.warning("%d more articles of %s failed in %gs (logged at debug level; each is in the fetch log)",
+                        demoted, key, self.quota.window, extra={"feed": key, "outcome": "quiet", "count": demoted})
+        log.log(level, msg, *args, extra={**extra, "feed": key})
 
     def _done(self, outcome: str) -> str:
         self.tally.add(outcome)
@@ -367,7 +409,8 @@ class Pipeline:
         """Parse a fetched feed and submit its entries; what the poll found."""
         try:
             # feedparser is pure Python (~0.65 ms per item): a big feed would stall the loop's I/O
-            parsed = await asyncio.to_thread(parse_feed, page.body, page.final_url, page.headers, self.matcher)
+            parsed = await _on_daemon_thread(parse_feed, page.body, page.final_url, page.headers, self.matcher,
+                                             feed.url)
         except FeedError as e:
             return Poll(fetch_log, ok=False, error=str(e), failure="parse")
         if parsed.warning:

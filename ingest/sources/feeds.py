@@ -219,8 +219,14 @@ if getattr(feedparser.encodings.RE_XML_PI_ENCODING, "pattern", None) == _PI_ENCO
 
 
 def parse_feed(body: bytes, feed_url: str, headers: dict[str, str] | None = None,
-               matcher: TopicMatcher | None = None) -> ParsedFeed:
-    """Parse a feed body. Raises FeedError when nothing usable is in it."""
+               matcher: TopicMatcher | None = None, listed_by: str | None = None) -> ParsedFeed:
+    """Parse a feed body fetched from `feed_url` (the base of relative links). Raises FeedError
+    when nothing usable is in it.
+
+    `listed_by` is the feed as configured, which the candidates name as theirs (default
+    `feed_url`): a feed that redirects, or whose URL the HTTP client normalised, is still the
+    feed the store knows, so its articles' sightings and fetch-log rows are counted to it.
+    """
     parsed = feedparser.parse(body, response_headers=_feed_headers(headers), **_FEEDPARSER_OPTIONS)
     problem = None
     if parsed.bozo:
@@ -240,7 +246,7 @@ def parse_feed(body: bytes, feed_url: str, headers: dict[str, str] | None = None
         title = (entry.get("title") or "").strip() or None
         summary = _strip_tags(entry.get("summary")).strip() or None
         candidates.append(Candidate(
-            url=url, source="feed", feed_url=feed_url, guid=entry.get("id") or None, title=title,
+            url=url, source="feed", feed_url=listed_by or feed_url, guid=entry.get("id") or None, title=title,
             summary=summary, published=_when(entry),
             topics=matcher.match(title, summary) if matcher else (),
         ))

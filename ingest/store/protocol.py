@@ -98,6 +98,10 @@ class Store(Protocol):
     def backlog(self) -> int:
         """Articles handed to `store` and not written yet."""
 
+    async def prune(self) -> int:
+        """Drop fetch-log rows past their retention age (config `retention`); how many went.
+        The per-feed row cap is kept by `feeds.polled` itself."""
+
     async def ping(self) -> float:
         """Seconds a no-op takes through the writer (its lag, for `ingest health`)."""
 

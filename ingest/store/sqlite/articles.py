@@ -45,7 +45,7 @@ from ingest.times import now, parse, to_text, utc
 
 from .captures import past_capture
 from .corpus import SQLiteCorpus
-from .tables import log_fetch, mark_done, put_blob
+from .tables import feed_id_of, log_fetch, mark_done, put_blob
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -143,7 +143,7 @@ class Articles:
         listing it do not cost a fetch again; mark its backfill record done, unless the fetch
         failed ("fetch_<kind>": a rerun tries it again)."""
         if fetch is not None:
-            log_fetch(self.conn, fetch)
+            log_fetch(self.conn, fetch, feed_id_of(self.conn, candidate.feed_url))
         if reason == "off_topic":
             self.conn.execute("INSERT OR REPLACE INTO off_topic (url_key, at) VALUES (?, ?)",
                               (url_key(candidate.url), to_text(now())))
@@ -152,10 +152,7 @@ class Articles:
 
     def _sighting(self, article_id: int, cand: Candidate, outcome: str, at: datetime,
                   version_n: int | None = None) -> None:
-        feed_id = None
-        if cand.feed_url:
-            row = self.conn.execute("SELECT id FROM feeds WHERE url = ?", (cand.feed_url,)).fetchone()
-            feed_id = row[0] if row else None
+        feed_id = feed_id_of(self.conn, cand.feed_url)
         self.conn.execute(
             "INSERT INTO sightings (article_id, feed_id, source, seen_at, url, guid, entry_title, outcome, version_n) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -165,7 +162,7 @@ class Articles:
     def store(self, candidate: Candidate, ex: Extracted, fetch: FetchLog | None) -> Stored:
         """Insert a new article, a new version, or just a sighting (inside the caller's transaction)."""
         if fetch is not None:
-            log_fetch(self.conn, fetch)
+            log_fetch(self.conn, fetch, feed_id_of(self.conn, candidate.feed_url))
         page, doc = ex.page, ex.document
         ident = identify(candidate.url, page.final_url, doc.canonical_url, candidate.guid, candidate.feed_url)
         seen = utc(page.fetched_at).replace(microsecond=0)

@@ -6,11 +6,12 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ingest.config import FeedConfig, ScheduleConfig
+from ingest.config import FeedConfig, RetentionConfig, ScheduleConfig
 from ingest.records import FeedState, Poll
 from ingest.store.schedule import plan_next_poll
 from ingest.times import now, parse, to_text
 
+from .retention import cap_feed
 from .tables import log_fetch
 
 if TYPE_CHECKING:
@@ -20,10 +21,11 @@ _STATE = "SELECT id, url, name, etag, last_modified, body_hash, interval, failur
 
 
 class Feeds:
-    def __init__(self, db: sqlite_utils.Database, cfg: ScheduleConfig):
+    def __init__(self, db: sqlite_utils.Database, cfg: ScheduleConfig, retention: RetentionConfig):
         self.db = db
         self.conn: sqlite3.Connection = db.conn
         self.cfg = cfg
+        self.retention = retention
 
     def register(self, feeds: Sequence[FeedConfig]) -> list[FeedState]:
         """Add the configured feeds (a feed's name follows the config); inside a transaction."""
@@ -46,6 +48,7 @@ class Feeds:
         at = now()
         plan = plan_next_poll(self.cfg, current, poll, at)
         log_fetch(self.conn, poll.fetch, feed.id)
+        cap_feed(self.conn, feed.id, self.retention.fetch_log_rows_per_feed)
         fields: dict[str, Any] = {"polls": self._polls(feed.id) + 1, "failures": plan.failures,
                                   "interval": plan.interval, "next_poll_at": to_text(plan.next_poll_at)}
         if poll.ok:

@@ -41,6 +41,7 @@ from ingest.records import (
 from ingest.store.errors import fatal
 
 from .reextract import count_pages, read_pages
+from .retention import PRUNE_BATCH, prune_old_batch
 from .tables import is_done
 from .writer import Writer
 
@@ -131,6 +132,16 @@ class SQLiteStore:
         started = time.monotonic()
         await self.execute_fn(lambda w: None, write=False)
         return time.monotonic() - started
+
+    async def prune(self) -> int:
+        """Drop fetch-log rows older than `retention.fetch_log_days`, a short transaction per
+        batch (other writes go between); how many."""
+        total = 0
+        while True:
+            n = await self.execute_fn(lambda w: prune_old_batch(w.conn, self.cfg.retention.fetch_log_days))
+            total += n
+            if n < PRUNE_BATCH:
+                return total
 
     # --- articles --------------------------------------------------------------------------
     async def known(self, candidate: Candidate) -> Known | OffTopic | None:

@@ -23,6 +23,14 @@ ZSTD_LEVEL = 3
 _ZSTD = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
 
 
+def feed_id_of(conn: sqlite3.Connection, feed_url: str | None) -> int | None:
+    """The id of the registered feed at `feed_url` (a candidate's feed), or None."""
+    if not feed_url:
+        return None
+    row = conn.execute("SELECT id FROM feeds WHERE url = ?", (feed_url,)).fetchone()
+    return row[0] if row else None
+
+
 def log_fetch(conn: sqlite3.Connection, log: FetchLog, feed_id: int | None = None) -> None:
     conn.execute(
         "INSERT INTO fetches (at, url, feed_id, kind, status, outcome, message, bytes, elapsed_ms) "

@@ -37,7 +37,7 @@ class Writer:
         self.cfg = cfg
         self.corpus = SQLiteCorpus(self.conn)
         self.articles = Articles(db, cfg, self.corpus)
-        self.feeds = Feeds(db, cfg.schedule)
+        self.feeds = Feeds(db, cfg.schedule, cfg.retention)
         self.rechecks = Rechecks(self.conn, cfg.schedule)
 
     @classmethod
