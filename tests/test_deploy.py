@@ -15,27 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
-
-from ingest.cli import cli
+from conftest import parse_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "ingest.service"
 DOCKERFILE = ROOT / "Dockerfile"
 INSTALLED = "/opt/ingest/bin/ingest"  # where the unit expects the console script
-
-
-def parse_cli(args: list[str]) -> click.Context:
-    """Parse `ingest ARGS` the way the CLI would, validating every option, without running it."""
-    command: click.Command = cli
-    name, rest = "ingest", list(args)
-    while isinstance(command, click.Group):
-        assert rest, f"no command after {name}"
-        sub = command.get_command(click.Context(command), rest[0])
-        assert sub is not None, f"{name} has no command {rest[0]!r}"
-        command, name, rest = sub, f"{name} {rest[0]}", rest[1:]
-    return command.make_context(name, rest)
 
 
 def unit() -> configparser.ConfigParser:
