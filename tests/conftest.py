@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 
@@ -34,3 +35,17 @@ def ingest_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> sub
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.run([sys.executable, "-m", "ingest", *args], capture_output=True, text=True, timeout=timeout,
                           cwd=cwd, env=env)
+
+
+def parse_cli(args: list[str]) -> click.Context:
+    """Parse `ingest ARGS` the way the CLI would, validating every option, without running it."""
+    from ingest.cli import cli
+
+    command: click.Command = cli
+    name, rest = "ingest", list(args)
+    while isinstance(command, click.Group):
+        assert rest, f"no command after {name}"
+        sub = command.get_command(click.Context(command), rest[0])
+        assert sub is not None, f"{name} has no command {rest[0]!r}"
+        command, name, rest = sub, f"{name} {rest[0]}", rest[1:]
+    return command.make_context(name, rest)

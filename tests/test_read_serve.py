@@ -111,3 +111,22 @@ def test_serve_missing_database_exits_2(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     assert proc.returncode == 2 and "no database" in proc.stderr
     assert not missing.exists()
+
+
+def test_database_page_lists_the_analyst_views_first_with_their_descriptions(fx, server):
+    """The page `ingest serve` prints: the five views, in order, described, before anything else."""
+    import html as htmllib
+
+    from ingest.read.serve import VIEWS
+
+    with urllib.request.urlopen(server.url("/ingest"), timeout=10) as r:
+        page = r.read().decode()
+    start = page.index('id="analyst-views"')
+    section = page[start:page.index("</section>", start)]
+    found = [section.index(f'/ingest/{name}">{name}</a>') for name in VIEWS]
+    assert found == sorted(found)  # latest, clean, duplicates, garbled, feed_health
+    for text in VIEWS.values():
+        assert text in htmllib.unescape(section)
+    # first on the page: before the SQL box, the canned queries and the base tables
+    for later in ('<form class="sql"', 'id="queries"', 'id="tables"'):
+        assert start < page.index(later), later

@@ -55,7 +55,7 @@ for command in (run.run, run.backfill, run.reextract, run.demo, read.export_cmd,
 def main() -> None:
     """The console entry point: click's, with Ctrl-C at any moment one line and exit 130."""
     try:
-        code = cli.main(standalone_mode=False)
+        code = cli.main(prog_name="ingest", standalone_mode=False)  # "ingest", also under `python -m ingest`
     except (KeyboardInterrupt, click.exceptions.Abort):
         fail("interrupted by SIGINT; everything stored so far is kept (run again to continue)", 130)
     except click.ClickException as e:

@@ -15,7 +15,12 @@ from .common import STORAGE, command_options, fail
 
 @click.group()
 def config() -> None:
-    """The configuration: check it and show what it comes to."""
+    """The configuration: check it and show what it comes to.
+
+    \b
+    Example:
+      ingest config check --config my.yaml --format json
+    """
 
 
 @config.command("check")

@@ -49,8 +49,9 @@ from .query import (
 )
 
 TITLE = "ingest: news coverage"
+TEMPLATES = Path(__file__).parent / "templates"  # database.html: the views below first, described
 
-VIEWS = {
+VIEWS = {  # in the order the database page lists them
     "latest": "One row per article with its current version: title, text, dates, feeds (JSON list), topics, "
               "page_kind (article, listing, gallery, roundup, video), duplicate_of/kind/similarity and "
               "garbled_score/reasons/sources from the current flags, with each verdict's evidence in words "
@@ -316,7 +317,8 @@ def make_datasette(db_path: str | Path, max_value_bytes: int = MAX_VALUE_BYTES) 
 
     open_readonly(db_path).close()  # ReadError for a missing file or an old schema, before serving
     install_limits(max_value_bytes)
-    return Datasette(files=[str(Path(db_path).resolve())], metadata=metadata(db_path), settings=SETTINGS)
+    return Datasette(files=[str(Path(db_path).resolve())], metadata=metadata(db_path), settings=SETTINGS,
+                     template_dir=str(TEMPLATES))
 
 
 def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, open_browser: bool = False,
