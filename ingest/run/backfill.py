@@ -13,6 +13,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, It
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
@@ -20,13 +21,16 @@ from ingest.extract.prefilter import Prefilter
 from ingest.fetch import Fetcher, FetchPort
 from ingest.progress import progress
 from ingest.read.api import Reader
-from ingest.records import Candidate, Page
+from ingest.records import Candidate, Packed, Page, Skipped
 from ingest.sources.sitemap import SitemapStats, sitemap_candidates
 from ingest.sources.urls import url_candidates
-from ingest.sources.warc import WarcStats, warc_items
+from ingest.sources.warc import FileEnd, WarcStats, warc_items
 from ingest.store import open_store
 
 from .pipeline import Archive, Pipeline
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
 log = logging.getLogger("ingest.backfill")
 
@@ -37,26 +41,29 @@ class BackfillReport:
     planned: list[str] = field(default_factory=list)  # --dry-run: what would be fetched or stored
 
 
-Record = Candidate | tuple[Candidate, Page]
+Done = Page | Packed | Skipped  # what a source may hand over with a candidate: its page, or its extraction
+Record = Candidate | tuple[Candidate, Done] | FileEnd
 Records = Iterable[Record | None] | AsyncIterable[Candidate]
+Item = tuple[Candidate, Done | None] | FileEnd
 
 
 @dataclass
 class Context:
     """What a source may use while it lists records: a fetcher (sitemaps), the topics (the WARC
-    prefilter), the config and the run's counts."""
+    prefilter), the config, the run's counts, and the cluster if there is one (WARC units)."""
 
     cfg: Config
     fetcher: FetchPort
     matcher: TopicMatcher
     counts: Counter[str]
+    cluster: Cluster | None = None
 
 
 Source = Callable[[Context], Records]
 
 
-async def as_items(records: Records) -> AsyncIterator[tuple[Candidate, Page | None]]:
-    """Any source as an async stream of (candidate, page or None).
+async def as_items(records: Records) -> AsyncIterator[Item]:
+    """Any source as an async stream of (candidate, page / extraction / None) and FileEnd markers.
 
     Sync iterators (URL lists, WARC files) are advanced on a thread: reading a WARC
     record is file I/O and gzip work that must not stall the event loop. A None from one
@@ -71,12 +78,13 @@ async def as_items(records: Records) -> AsyncIterator[tuple[Candidate, Page | No
     done = object()
     while (item := await asyncio.to_thread(next, it, done)) is not done:
         if item is not None:
-            yield item if isinstance(item, tuple) else (item, None)
+            yield item if isinstance(item, tuple | FileEnd) else (item, None)
 
 
 async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts: dict[str, str] | None = None,
-                   archive: Archive | None = None) -> BackfillReport:
-    """Run the pipeline over a source's records, skipping those already done.
+                   archive: Archive | None = None, cluster: Cluster | None = None) -> BackfillReport:
+    """Run the pipeline over a source's records, skipping those already done. With a cluster,
+    extraction runs there (WARC files are read there too); storing stays here.
 
     A dry run lists what would be fetched or stored and writes nothing: no database is created,
     no worker started (an existing database is read to leave out what is done).
@@ -85,12 +93,15 @@ async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts:
         return await _dry_run(cfg, source, hosts)
     report = BackfillReport()
     async with open_store(cfg) as store, Pipeline(cfg, store, hosts=hosts, refetch_known=True,
-                                                  archive=archive) as pipe:
+                                                  archive=archive, engine=cluster) as pipe:
         assert pipe.fetcher is not None
-        records = source(Context(cfg, pipe.fetcher, pipe.matcher, pipe.tally.counts))
+        records = source(Context(cfg, pipe.fetcher, pipe.matcher, pipe.tally.counts, cluster))
         total = len(records) if isinstance(records, list) else None  # URL lists: rate and ETA
         with progress("backfill", total=total, unit="records") as tick:
-            async for cand, page in as_items(records):
+            async for item in as_items(records):
+                if isinstance(item, FileEnd):
+                    continue
+                cand, page = item
                 if cand.record_key and await store.backfill.is_done(cand.source, cand.record_key):
                     report.counts["already_done"] += 1
                 else:
@@ -107,7 +118,10 @@ async def _dry_run(cfg: Config, source: Source, hosts: dict[str, str] | None) ->
     try:
         async with Fetcher(cfg.fetch, hosts=hosts) as fetcher:
             records = source(Context(cfg, fetcher, TopicMatcher.from_config(cfg.topics), report.counts))
-            async for cand, _ in as_items(records):
+            async for item in as_items(records):
+                if isinstance(item, FileEnd):
+                    continue
+                cand = item[0]
                 if cand.record_key and reader is not None and reader.backfill_done(cand.source, cand.record_key):
                     report.counts["already_done"] += 1
                 else:
@@ -139,18 +153,24 @@ def from_warcs(paths: list[str], stats: WarcStats | None = None, max_bytes: int 
     and as "prefiltered" in the run's counts). A file that cannot be opened (404, missing) is
     one warning line and the next file is read."""
 
-    def records(ctx: Context) -> Iterator[tuple[Candidate, Page] | None]:
+    def records(ctx: Context) -> Iterator[tuple[Candidate, Done] | FileEnd | None]:
         st = stats if stats is not None else WarcStats()
-        pf = Prefilter.from_matcher(ctx.matcher) if prefilter else None
         before = st.prefiltered
+        agent, timeout = ctx.cfg.fetch.user_agent, ctx.cfg.fetch.timeout
         try:
+            if ctx.cluster is not None:  # read and extracted on the cluster, unit by unit
+                yield from ctx.cluster.warc_records(paths, st, max_bytes=max_bytes, prefilter=prefilter,
+                                                    user_agent=agent, timeout=timeout)
+                return
+            pf = Prefilter.from_matcher(ctx.matcher) if prefilter else None
             for path in paths:
                 try:
-                    yield from warc_items(path, max_bytes=max_bytes, stats=st, prefilter=pf,
-                                          user_agent=ctx.cfg.fetch.user_agent, timeout=ctx.cfg.fetch.timeout)
+                    yield from warc_items(path, max_bytes=max_bytes, stats=st, prefilter=pf, user_agent=agent,
+                                          timeout=timeout)
                 except OSError as e:  # cannot be opened (RemoteError: 404, refused; a local file gone)
                     st.failed += 1
                     log.warning("warc skipped: %s", e)
+                yield FileEnd(path)
         finally:  # on this thread, once: the loop's own counts are other keys
             if st.prefiltered > before:
                 ctx.counts["prefiltered"] += st.prefiltered - before

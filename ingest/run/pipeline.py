@@ -24,12 +24,14 @@ from ingest.extract import ExtractPool, ExtractPort
 from ingest.fetch import Fetcher, FetchPort
 from ingest.records import (
     Candidate,
+    Extracted,
     FeedState,
     FetchFailure,
     FetchLog,
     Known,
     NotModified,
     OffTopic,
+    Packed,
     Page,
     Poll,
     Skipped,
@@ -111,7 +113,7 @@ class Pipeline:
 
     def __init__(self, cfg: Config, store: Store, *, hosts: dict[str, str] | None = None,
                  refetch_known: bool = False, max_in_flight: int = 64, archive: Archive | None = None,
-                 metrics: Metrics | None = None):
+                 metrics: Metrics | None = None, engine: ExtractPort | None = None):
         self.cfg = cfg
         self.store = store
         self.metrics = metrics
@@ -129,13 +131,14 @@ class Pipeline:
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
         self._archive_thread: ThreadPoolExecutor | None = None
+        self.engine = engine  # extraction elsewhere (a cluster, ingest/run/cluster.py): its owner closes it
         self.pool: ExtractPort | None = None
         self.fetcher: FetchPort | None = None
         self._fetcher: Fetcher | None = None
 
     async def __aenter__(self) -> Pipeline:
         # Worker processes first: they must not inherit sockets (see extract/pool.py).
-        self.pool = ExtractPool(self.cfg.workers, self.matcher, timeout=self.cfg.extract_timeout).start()
+        self.pool = self.engine or ExtractPool(self.cfg.workers, self.matcher, timeout=self.cfg.extract_timeout).start()
         if self.archive is not None:  # archive files are written off the loop, one writer
             self._archive_thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-archive")
         self._fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts).__aenter__()
@@ -154,12 +157,13 @@ class Pipeline:
                 await self._fetcher.__aexit__(None, None, None)
             if self._archive_thread:
                 self._archive_thread.shutdown(wait=True)
-            if self.pool:
+            if self.pool and self.pool is not self.engine:
                 self.pool.close()
 
     # --- submitting work ------------------------------------------------------------------
-    async def submit(self, candidate: Candidate, page: Page | None = None) -> None:
-        """Queue a candidate (with its page when a source already has it, e.g. WARC).
+    async def submit(self, candidate: Candidate, page: Page | Packed | Skipped | None = None) -> None:
+        """Queue a candidate (with its page when a source already has it, e.g. WARC; or what a
+        cluster worker extracted from it, ingest/run/cluster.py).
 
         Waits while `max_in_flight` candidates are being worked on: backpressure. Raises the
         StoreError that stopped the run, if the database failed.
@@ -205,7 +209,7 @@ class Pipeline:
             await asyncio.wait(waiting, timeout=left)
         return 0
 
-    async def _guarded(self, candidate: Candidate, page: Page | None) -> None:
+    async def _guarded(self, candidate: Candidate, page: Page | Packed | Skipped | None) -> None:
         try:
             await self.process(candidate, page)
         except asyncio.CancelledError:
@@ -220,10 +224,12 @@ class Pipeline:
             self._slots.release()
 
     # --- one article ------------------------------------------------------------------------
-    async def process(self, candidate: Candidate, page: Page | None = None) -> str:
-        """Fetch (unless given), extract, store. Returns the outcome word."""
+    async def process(self, candidate: Candidate, page: Page | Packed | Skipped | None = None) -> str:
+        """Fetch (unless given), extract (unless done on a cluster), store. Returns the outcome word."""
         assert self.pool is not None and self.fetcher is not None
         fetch_log = None
+        if isinstance(page, Packed | Skipped):
+            return await self._store(candidate, page.unpack() if isinstance(page, Packed) else page, None)
         if page is None:
             known = await self.store.known(candidate)
             if isinstance(known, Known) and not (known.due or self.refetch_known):
@@ -250,6 +256,9 @@ class Pipeline:
         ex = await self.pool.extract(page, candidate)
         if self.metrics:
             self.metrics.extraction.observe(time.monotonic() - started)
+        return await self._store(candidate, ex, fetch_log)
+
+    async def _store(self, candidate: Candidate, ex: Extracted | Skipped, fetch_log: FetchLog | None) -> str:
         if isinstance(ex, Skipped):
             await self.store.skipped(candidate, ex.reason, fetch_log)
             if ex.reason != "off_topic":
