@@ -186,6 +186,11 @@ class Pipeline:
         if self.failure is not None:
             raise self.failure
 
+    async def settled(self) -> None:
+        """Wait until what was submitted before this call is finished (not what comes after)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     def fail(self, error: StoreError) -> None:
         """The database failed: remember the first failure, log it once, stop taking work."""
         if self.failure is None:
