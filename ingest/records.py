@@ -16,7 +16,7 @@ fingerprinting run in worker processes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
@@ -173,6 +173,32 @@ class Extracted:
     document: Document
     fingerprint: Fingerprint
     topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Packed:
+    """An Extracted made on a cluster worker, packed for the trip back to the writer: the page
+    without its decoded HTML (the writer stores the bytes and their charset), the bytes
+    zstd-compressed (about a fifth of their size). `unpack()` gives the Extracted back."""
+
+    page: Page  # body=b"", html=""
+    body: bytes  # page.body, zstd
+    document: Document
+    fingerprint: Fingerprint
+    topics: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, ex: Extracted) -> Packed:
+        import zstandard
+
+        return cls(replace(ex.page, body=b"", html=""), zstandard.ZstdCompressor(level=3).compress(ex.page.body),
+                   ex.document, ex.fingerprint, ex.topics)
+
+    def unpack(self) -> Extracted:
+        import zstandard
+
+        body = zstandard.ZstdDecompressor().decompress(self.body)
+        return Extracted(replace(self.page, body=body), self.document, self.fingerprint, self.topics)
 
 
 @dataclass(frozen=True)

@@ -184,3 +184,40 @@ def test_broken_content_encoding(tmp_path, caplog):
                                             length=len(chunked), http_headers=http))
         w.write_record(_response(w, "http://news.test/last", b"<html><p>last</p></html>"))
     same(path, caplog)
+
+
+def _damaged(tmp_path, kind):
+    """A file of 40 records: clean, with a smashed member, with a member cut short, gzip'd as one member, plain."""
+    if kind == "plain":
+        return big_sample(tmp_path / "p.warc", gz=False)
+    path = big_sample(tmp_path / f"{kind}.warc.gz")
+    data = path.read_bytes()
+    recs = offsets(path)
+    start, end = recs[10][0], recs[11][0]
+    if kind == "smashed":
+        mid = start + (end - start) // 2
+        data = data[:mid] + b"\xff" * 30 + data[mid + 30:]
+    elif kind == "cut":
+        data = data[:start + (end - start) // 2] + data[end:]
+    elif kind == "one-member":
+        data = gzip.compress(gzip.decompress(data))
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["clean", "smashed", "cut", "one-member", "plain"])
+def test_spans_of_a_file_read_each_record_once(tmp_path, kind):
+    """A cluster's units (byte ranges of one file) together read exactly the records of the whole file."""
+    from ingest.sources.warc import spans, warc_items
+
+    path = _damaged(tmp_path, kind)
+    whole, whole_stats = read(path, "auto")
+    size = path.stat().st_size
+    for unit in (700, 4096, size // 3 + 1, size):
+        for engine in ("auto", "warcio"):
+            stats = WarcStats()
+            got = [(c.record_key, c.url, p.html, p.headers, p.fetched_at, p.charset)
+                   for span in spans(size, unit)
+                   for c, p in filter(None, warc_items(path, stats=stats, engine=engine, span=span))]
+            assert got == whole, (kind, unit, engine)
+            assert (stats.records, stats.html, stats.bad, stats.files) == (whole_stats.records, whole_stats.html, whole_stats.bad, 1)

@@ -15,11 +15,35 @@ from .common import FAILED, USAGE, command_options, fail, run_interruptible
 
 if TYPE_CHECKING:
     from ingest.run.archive import WarcArchive
+    from ingest.run.cluster import Cluster
 
 
 def _archive_option(f: Any) -> Any:
     return click.option("--archive", nargs=2, type=(click.Choice(["warc"]), click.Path(file_okay=False)), default=None,
                         metavar="warc DIR", help="Also keep every fetched response as WARC files in DIR.")(f)
+
+
+def _cluster_option(f: Any) -> Any:
+    return click.option("--cluster", default=None, metavar="local:N|tcp://HOST:PORT",
+                        help="Extract on a Dask cluster: N local worker processes, or a running scheduler "
+                             "(docs/backfill.md).")(f)
+
+
+def _start_cluster(cfg: Config, spec: str | None) -> Cluster | None:
+    """The Dask cluster of --cluster, started or reached now; one-line errors."""
+    if spec is None:
+        return None
+    from ingest.analyse.topics import TopicMatcher
+    from ingest.run.cluster import Cluster, ClusterError, parse_spec
+
+    try:
+        parse_spec(spec)
+    except ClusterError as e:
+        fail(str(e), USAGE)
+    try:
+        return Cluster.start(spec, TopicMatcher.from_config(cfg.topics))
+    except ClusterError as e:
+        fail(str(e), FAILED)
 
 
 def _open_archive(archive: tuple[str, str] | None) -> WarcArchive | None:
@@ -39,8 +63,9 @@ def _open_archive(archive: tuple[str, str] | None) -> WarcArchive | None:
               help="Serve Prometheus metrics on this port (docs/deploy.md).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Interface for --metrics-port.")
 @_archive_option
+@_cluster_option
 def run(cfg: Config, once: bool, grace: float, metrics_port: int | None, metrics_host: str,
-        archive: tuple[str, str] | None) -> None:
+        archive: tuple[str, str] | None, cluster: str | None) -> None:
     """Run the daemon on the configured feeds (or one pass with --once).
 
     Polls each feed on its own adaptive schedule and re-checks stored articles for edits, until
@@ -52,31 +77,35 @@ def run(cfg: Config, once: bool, grace: float, metrics_port: int | None, metrics
       ingest run --once --log-format json        # one pass, JSON log lines
       ingest run --metrics-port 9464             # with Prometheus metrics
     """
-    from ingest.extract.pool import start_forkserver
+    if cluster is None:
+        from ingest.extract.pool import start_forkserver
 
-    start_forkserver()  # the workers' imports then overlap ours (docs/performance.md); no socket is open yet
+        start_forkserver()  # the workers' imports then overlap ours (docs/performance.md); no socket is open yet
     from ingest.run.daemon import AlreadyRunning, Daemon, DaemonLock, run_once
     from ingest.store.sqlite.connection import check_path
 
     check_path(cfg.database, write=True)
     if not cfg.feeds:
         fail("no feeds configured: add some under `feeds:` in the config (see config.yaml)", USAGE)
+    engine = _start_cluster(cfg, cluster)
     store = _open_archive(archive)
     try:
         with DaemonLock(cfg.database):
             if once:
-                pipe = run_interruptible(run_once(cfg, archive=store))
+                pipe = run_interruptible(run_once(cfg, archive=store, engine=engine))
                 say("done: " + pipe.tally.summary(), counts=dict(pipe.tally.counts))
                 if pipe.polls and pipe.polls_failed == pipe.polls:
                     fail(f"none of the {pipe.polls} feeds could be read", FAILED)
             else:
                 asyncio.run(Daemon(cfg, grace=grace, archive=store, metrics=(metrics_host, metrics_port)
-                                   if metrics_port is not None else None).run())
+                                   if metrics_port is not None else None, engine=engine).run())
     except AlreadyRunning as e:
         fail(str(e), FAILED)
     finally:
         if store is not None:
             store.close()
+        if engine is not None:
+            engine.close()
 
 
 def _when(value: str | None, option: str) -> datetime | None:
@@ -108,9 +137,10 @@ def _when(value: str | None, option: str) -> datetime | None:
                                             "CC-NEWS: files up to this date (a day: the whole day).")
 @click.option("--dry-run", is_flag=True, help="List what would be fetched or stored; write nothing.")
 @_archive_option
+@_cluster_option
 def backfill(cfg: Config, urls: tuple[str, ...], url_file: str | None, sitemaps: tuple[str, ...],
              warcs: tuple[str, ...], cc_news: str | None, since: str | None, until: str | None, dry_run: bool,
-             archive: tuple[str, str] | None) -> None:
+             archive: tuple[str, str] | None, cluster: str | None) -> None:
     """Store articles from URLs, a URL file, sitemaps, WARC files or CC-NEWS. Reruns skip what is done.
 
     Exits 1 when nothing could be read or stored (every URL failing, an unreadable sitemap or
@@ -147,11 +177,12 @@ def backfill(cfg: Config, urls: tuple[str, ...], url_file: str | None, sitemaps:
     sources = ([bf.from_urls(todo)] if todo else []) + ([bf.from_sitemaps(list(sitemaps), since_dt, until_dt, sm_stats)]
                                                         if sitemaps else []) + ([bf.from_warcs(warc_files, warc_stats)]
                                                                                 if warc_files else [])
+    engine = None if dry_run else _start_cluster(cfg, cluster)
     store = _open_archive(archive)
     total: Counter[str] = Counter()
     try:
         for source in sources:
-            report = run_interruptible(bf.backfill(cfg, source, dry_run=dry_run, archive=store))
+            report = run_interruptible(bf.backfill(cfg, source, dry_run=dry_run, archive=store, cluster=engine))
             for url in report.planned:
                 click.echo(url)
             total.update(report.counts)
@@ -160,6 +191,8 @@ def backfill(cfg: Config, urls: tuple[str, ...], url_file: str | None, sitemaps:
     finally:
         if store is not None:
             store.close()
+        if engine is not None:
+            engine.close()
     if sitemaps:
         say(f"sitemaps: {sm_stats}")
     if warc_files:

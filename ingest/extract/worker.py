@@ -32,7 +32,8 @@ from .dates import page_dates
 from .language import detect_language
 from .metadata import page_metadata
 
-__all__ = ["EXTRACTOR", "extract", "extract_document", "reextract", "run"]
+__all__ = ["EXTRACTOR", "extract", "extract_counted", "extract_document", "reextract", "run",
+           "run_with"]
 
 EXTRACTOR = f"trafilatura {version('trafilatura')}"
 minhash_template()  # imports datasketch now: in the forkserver (which preloads this module), once for all workers
@@ -185,14 +186,27 @@ def reextract(job: ReextractJob) -> tuple[int, Extracted | Skipped]:
 
 def run(page: Page, candidate: Candidate) -> tuple[int, Skipped | tuple[Document, Fingerprint, tuple[str, ...]]]:
     """One task: (worker pid, Skipped | (document, fingerprint, topics)). The page is not sent back."""
+    return os.getpid(), run_with(page, candidate, _MATCHER if _MATCHER is not None else TopicMatcher(()))
+
+
+def run_with(page: Page, candidate: Candidate, matcher: TopicMatcher
+             ) -> Skipped | tuple[Document, Fingerprint, tuple[str, ...]]:
+    """`run` with the matcher given (a cluster worker has no pool initializer), without the pid."""
+    result = extract_counted(page, candidate, matcher)
+    if isinstance(result, Extracted):
+        return result.document, result.fingerprint, result.topics
+    return result
+
+
+def extract_counted(page: Page, candidate: Candidate, matcher: TopicMatcher) -> Extracted | Skipped:
+    """`extract`, with trafilatura's caches reset every RESET_CACHES_EVERY pages: what a
+    long-lived worker process (the pool's, or a cluster's) runs."""
     global _done
-    result = extract(page, candidate, _MATCHER if _MATCHER is not None else TopicMatcher(()))
+    result = extract(page, candidate, matcher)
     _done += 1
     if _done % RESET_CACHES_EVERY == 0:
         try:
             reset_caches()
         except Exception:  # pragma: no cover - best effort
             pass
-    if isinstance(result, Extracted):
-        return os.getpid(), (result.document, result.fingerprint, result.topics)
-    return os.getpid(), result
+    return result

@@ -8,25 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
 from ingest.extract.prefilter import Prefilter
 from ingest.fetch import Fetcher, FetchPort
-from ingest.progress import progress
+from ingest.progress import Progress, progress
 from ingest.read.api import Reader
-from ingest.records import Candidate, Page
+from ingest.records import Candidate, Packed, Page, Skipped
 from ingest.sources.sitemap import SitemapStats, sitemap_candidates
 from ingest.sources.urls import url_candidates
-from ingest.sources.warc import WarcStats, warc_items
+from ingest.sources.warc import FileEnd, WarcStats, warc_items
 from ingest.store import open_store
 
 from .pipeline import Archive, Pipeline
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
 log = logging.getLogger("ingest.backfill")
 
@@ -37,26 +42,75 @@ class BackfillReport:
     planned: list[str] = field(default_factory=list)  # --dry-run: what would be fetched or stored
 
 
-Record = Candidate | tuple[Candidate, Page]
+Done = Page | Packed | Skipped  # what a source may hand over with a candidate: its page, or its extraction
+Record = Candidate | tuple[Candidate, Done] | FileEnd
 Records = Iterable[Record | None] | AsyncIterable[Candidate]
+Item = tuple[Candidate, Done | None] | FileEnd
 
 
 @dataclass
 class Context:
     """What a source may use while it lists records: a fetcher (sitemaps), the topics (the WARC
-    prefilter), the config and the run's counts."""
+    prefilter), the config, the run's counts, and the cluster if there is one (WARC units).
+    A WARC source tells the files it will read and its counts (`files`, `warc`), for the progress line."""
 
     cfg: Config
     fetcher: FetchPort
     matcher: TopicMatcher
     counts: Counter[str]
+    cluster: Cluster | None = None
+    files: int | None = None
+    warc: WarcStats | None = None
+
+
+STORED = ("new", "version", "unchanged", "flipflop", "suspect")  # outcomes where the writer stored the page
+REFRESH = 0.25  # seconds between updates of the progress line
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Where a backfill is, each figure counted when it happened: a record is stored when the
+    writer has committed it, a file is done when every record in it is finished (stored, skipped
+    or failed) -- not when it has been read or handed to the workers."""
+
+    elapsed: float  # seconds since the start
+    scanned: int  # records read (WARC: every record of the files; other sources: URLs listed)
+    kept: int  # records sent on to extraction (WARC: past the prefilter and not done before)
+    stored: int
+    finished: int  # records with an outcome, whatever it is
+    files_done: int = 0
+    files: int | None = None  # WARC files to read
+    total: int | None = None  # records, when the source knows them up front (URL lists)
+
+    @property
+    def rate(self) -> float:
+        """Records scanned per second."""
+        return self.scanned / self.elapsed if self.elapsed > 0 else 0.0
+
+    def progress(self) -> tuple[int, int | None]:
+        """(done, total) of the progress bar: files for WARC sources, else records."""
+        return (self.files_done, self.files) if self.files is not None else (self.finished, self.total)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the rate so far, or None before anything is done (or with no total)."""
+        done, total = self.progress()
+        if total is None or not done:
+            return None
+        return self.elapsed * (total - done) / done
+
+    def line(self) -> str:
+        files = f"files {self.files_done}/{self.files}, " if self.files is not None else ""
+        eta = "" if (left := self.eta) is None else f", ETA {int(left // 60)}:{int(left % 60):02d}"
+        return (f"{files}scanned {self.scanned:,}, kept {self.kept:,}, stored {self.stored:,}, "
+                f"{self.rate:,.0f} records/s{eta}")
 
 
 Source = Callable[[Context], Records]
 
 
-async def as_items(records: Records) -> AsyncIterator[tuple[Candidate, Page | None]]:
-    """Any source as an async stream of (candidate, page or None).
+async def as_items(records: Records) -> AsyncIterator[Item]:
+    """Any source as an async stream of (candidate, page / extraction / None) and FileEnd markers.
 
     Sync iterators (URL lists, WARC files) are advanced on a thread: reading a WARC
     record is file I/O and gzip work that must not stall the event loop. A None from one
@@ -71,13 +125,17 @@ async def as_items(records: Records) -> AsyncIterator[tuple[Candidate, Page | No
     done = object()
     while (item := await asyncio.to_thread(next, it, done)) is not done:
         if item is not None:
-            yield item if isinstance(item, tuple) else (item, None)
+            yield item if isinstance(item, tuple | FileEnd) else (item, None)
 
 
 async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts: dict[str, str] | None = None,
-                   archive: Archive | None = None) -> BackfillReport:
-    """Run the pipeline over a source's records, skipping those already done.
+                   archive: Archive | None = None, cluster: Cluster | None = None,
+                   watch: Callable[[Snapshot], None] | None = None) -> BackfillReport:
+    """Run the pipeline over a source's records, skipping those already done. With a cluster,
+    extraction runs there (WARC files are read there too); storing stays here.
 
+    On a terminal a progress line tells where it is (`Snapshot.line`); `watch` is called with
+    the same figures as they change (every REFRESH seconds, and once at the end).
     A dry run lists what would be fetched or stored and writes nothing: no database is created,
     no worker started (an existing database is read to leave out what is done).
     """
@@ -85,20 +143,83 @@ async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts:
         return await _dry_run(cfg, source, hosts)
     report = BackfillReport()
     async with open_store(cfg) as store, Pipeline(cfg, store, hosts=hosts, refetch_known=True,
-                                                  archive=archive) as pipe:
+                                                  archive=archive, engine=cluster) as pipe:
         assert pipe.fetcher is not None
-        records = source(Context(cfg, pipe.fetcher, pipe.matcher, pipe.tally.counts))
+        ctx = Context(cfg, pipe.fetcher, pipe.matcher, pipe.tally.counts, cluster)
+        records = source(ctx)
         total = len(records) if isinstance(records, list) else None  # URL lists: rate and ETA
-        with progress("backfill", total=total, unit="records") as tick:
-            async for cand, page in as_items(records):
-                if cand.record_key and await store.backfill.is_done(cand.source, cand.record_key):
-                    report.counts["already_done"] += 1
-                else:
-                    await pipe.submit(cand, page)
-                tick()
-            await pipe.drain()
+        meter = _Meter(ctx, pipe, report, total)
+        with progress("backfill", total=total, unit="records") as bar:
+            shown = asyncio.create_task(meter.show(bar, watch))
+            try:
+                async for item in as_items(records):
+                    if isinstance(item, FileEnd):
+                        meter.file_read()
+                        continue
+                    cand, page = item
+                    meter.listed += 1
+                    if cand.record_key and await store.backfill.is_done(cand.source, cand.record_key):
+                        report.counts["already_done"] += 1
+                    else:
+                        meter.submitted += 1
+                        await pipe.submit(cand, page)
+                await pipe.drain()
+                await meter.files_settled()
+            finally:
+                shown.cancel()
+                await asyncio.gather(shown, return_exceptions=True)
+            meter.update(bar, watch)
         report.counts.update(pipe.tally.counts)
     return report
+
+
+class _Meter:
+    """The figures of a running backfill, taken from where they happen: the WARC reader's counts,
+    the pipeline's tally (outcomes counted when the writer has finished with a record), and the
+    files whose every record is finished."""
+
+    def __init__(self, ctx: Context, pipe: Pipeline, report: BackfillReport, total: int | None) -> None:
+        self.ctx, self.pipe, self.report, self.total = ctx, pipe, report, total
+        self.started = time.monotonic()
+        self.listed = 0  # records the source handed over
+        self.submitted = 0  # of those, sent on (not done before)
+        self.files_done = 0
+        self._settling: list[asyncio.Task[None]] = []
+
+    def file_read(self) -> None:
+        """The source has read a file to its end: it is done once the records it sent are finished."""
+        async def settle(before: asyncio.Task[None] | None) -> None:
+            await self.pipe.settled()
+            if before is not None:  # files are done in order
+                await before
+            self.files_done += 1
+
+        self._settling.append(asyncio.create_task(settle(self._settling[-1] if self._settling else None)))
+
+    async def files_settled(self) -> None:
+        await asyncio.gather(*self._settling)
+
+    def snapshot(self) -> Snapshot:
+        counts, warc = self.pipe.tally.counts, self.ctx.warc
+        stored = sum(counts[k] for k in STORED)
+        finished = sum(counts.values()) + self.report.counts["already_done"]
+        scanned, kept = (warc.records, self.submitted) if warc is not None else (self.listed, self.submitted)
+        return Snapshot(time.monotonic() - self.started, scanned, kept, stored, finished, self.files_done,
+                        self.ctx.files, self.total)
+
+    def update(self, bar: Progress, watch: Callable[[Snapshot], None] | None) -> None:
+        snap = self.snapshot()
+        done, total = snap.progress()
+        bar.show(done, total, snap.line(), unit="files" if snap.files is not None else "records")
+        if watch is not None:
+            watch(snap)
+
+    async def show(self, bar: Progress, watch: Callable[[Snapshot], None] | None) -> None:
+        if not bar.enabled and watch is None:
+            return
+        while True:
+            self.update(bar, watch)
+            await asyncio.sleep(REFRESH)
 
 
 async def _dry_run(cfg: Config, source: Source, hosts: dict[str, str] | None) -> BackfillReport:
@@ -107,7 +228,10 @@ async def _dry_run(cfg: Config, source: Source, hosts: dict[str, str] | None) ->
     try:
         async with Fetcher(cfg.fetch, hosts=hosts) as fetcher:
             records = source(Context(cfg, fetcher, TopicMatcher.from_config(cfg.topics), report.counts))
-            async for cand, _ in as_items(records):
+            async for item in as_items(records):
+                if isinstance(item, FileEnd):
+                    continue
+                cand = item[0]
                 if cand.record_key and reader is not None and reader.backfill_done(cand.source, cand.record_key):
                     report.counts["already_done"] += 1
                 else:
@@ -139,18 +263,28 @@ def from_warcs(paths: list[str], stats: WarcStats | None = None, max_bytes: int 
     and as "prefiltered" in the run's counts). A file that cannot be opened (404, missing) is
     one warning line and the next file is read."""
 
-    def records(ctx: Context) -> Iterator[tuple[Candidate, Page] | None]:
+    def records(ctx: Context) -> Iterator[tuple[Candidate, Done] | FileEnd | None]:
         st = stats if stats is not None else WarcStats()
-        pf = Prefilter.from_matcher(ctx.matcher) if prefilter else None
+        ctx.files, ctx.warc = len(paths), st  # now, for the progress line (the reading starts on a thread)
+        return read(ctx, st)
+
+    def read(ctx: Context, st: WarcStats) -> Iterator[tuple[Candidate, Done] | FileEnd | None]:
         before = st.prefiltered
+        agent, timeout = ctx.cfg.fetch.user_agent, ctx.cfg.fetch.timeout
         try:
+            if ctx.cluster is not None:  # read and extracted on the cluster, unit by unit
+                yield from ctx.cluster.warc_records(paths, st, max_bytes=max_bytes, prefilter=prefilter,
+                                                    user_agent=agent, timeout=timeout)
+                return
+            pf = Prefilter.from_matcher(ctx.matcher) if prefilter else None
             for path in paths:
                 try:
-                    yield from warc_items(path, max_bytes=max_bytes, stats=st, prefilter=pf,
-                                          user_agent=ctx.cfg.fetch.user_agent, timeout=ctx.cfg.fetch.timeout)
+                    yield from warc_items(path, max_bytes=max_bytes, stats=st, prefilter=pf, user_agent=agent,
+                                          timeout=timeout)
                 except OSError as e:  # cannot be opened (RemoteError: 404, refused; a local file gone)
                     st.failed += 1
                     log.warning("warc skipped: %s", e)
+                yield FileEnd(path)
         finally:  # on this thread, once: the loop's own counts are other keys
             if st.prefiltered > before:
                 ctx.counts["prefiltered"] += st.prefiltered - before

@@ -31,6 +31,7 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from ingest.config import Config, describe
+from ingest.extract import ExtractPort
 from ingest.records import Candidate, FeedState, Recheck
 from ingest.store import Store, open_store
 from ingest.store.errors import StoreError
@@ -106,13 +107,15 @@ def test_hosts_from_env() -> dict[str, str] | None:
     return pins
 
 
-async def run_once(cfg: Config, hosts: dict[str, str] | None = None, archive: Archive | None = None) -> Pipeline:
-    """Poll every feed once, finish all resulting work, return the pipeline (for its tally)."""
+async def run_once(cfg: Config, hosts: dict[str, str] | None = None, archive: Archive | None = None,
+                   engine: ExtractPort | None = None) -> Pipeline:
+    """Poll every feed once, finish all resulting work, return the pipeline (for its tally).
+    `engine`: extract elsewhere (a cluster) instead of in local worker processes."""
     log.info("one pass: %s", start_line(cfg), extra={"outcome": "start", **start_fields(cfg)})
     log.debug("config: %s", describe(cfg), extra={"config": describe(cfg)})
     hosts = hosts if hosts is not None else test_hosts_from_env()
     async with open_store(cfg) as store, Pipeline(cfg, store, hosts=hosts, refetch_known=True,
-                                                  archive=archive) as pipe:
+                                                  archive=archive, engine=engine) as pipe:
         feeds = await store.feeds.register(cfg.feeds)
         await asyncio.gather(*(pipe.poll_feed(f, conditional=False) for f in feeds))
         await pipe.drain()
@@ -121,8 +124,10 @@ async def run_once(cfg: Config, hosts: dict[str, str] | None = None, archive: Ar
 
 class Daemon:
     def __init__(self, cfg: Config, hosts: dict[str, str] | None = None, grace: float = SHUTDOWN_GRACE,
-                 archive: Archive | None = None, metrics: tuple[str, int] | None = None):
+                 archive: Archive | None = None, metrics: tuple[str, int] | None = None,
+                 engine: ExtractPort | None = None):
         self.cfg = cfg
+        self.engine = engine
         self.hosts = hosts
         self.archive = archive
         self.metrics_at = metrics
@@ -163,7 +168,7 @@ class Daemon:
         hosts = self.hosts if self.hosts is not None else test_hosts_from_env()
         metrics = Metrics() if self.metrics_at else None
         async with open_store(self.cfg) as store, Pipeline(self.cfg, store, hosts=hosts, archive=self.archive,
-                                                           metrics=metrics) as pipe:
+                                                           metrics=metrics, engine=self.engine) as pipe:
             if metrics is not None and self.metrics_at is not None:
                 port = metrics.serve(*self.metrics_at)
                 metrics.queues(lambda: pipe.in_flight, store.backlog)

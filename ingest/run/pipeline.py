@@ -28,12 +28,14 @@ from ingest.fetch import Admission, Fetcher, FetchPort
 from ingest.logs import Quota
 from ingest.records import (
     Candidate,
+    Extracted,
     FeedState,
     FetchFailure,
     FetchLog,
     Known,
     NotModified,
     OffTopic,
+    Packed,
     Page,
     Poll,
     Skipped,
@@ -166,7 +168,7 @@ class Pipeline:
 
     def __init__(self, cfg: Config, store: Store, *, hosts: dict[str, str] | None = None,
                  refetch_known: bool = False, max_in_flight: int = 64, archive: Archive | None = None,
-                 metrics: Metrics | None = None):
+                 metrics: Metrics | None = None, engine: ExtractPort | None = None):
         self.cfg = cfg
         self.store = store
         self.metrics = metrics
@@ -187,13 +189,14 @@ class Pipeline:
         self._lanes: dict[str, asyncio.Semaphore] = {}  # feed URL or source -> its submitted articles
         self._tasks: set[asyncio.Task[None]] = set()
         self._archive_thread: ThreadPoolExecutor | None = None
+        self.engine = engine  # extraction elsewhere (a cluster, ingest/run/cluster.py): its owner closes it
         self.pool: ExtractPort | None = None
         self.fetcher: FetchPort | None = None
         self._fetcher: Fetcher | None = None
 
     async def __aenter__(self) -> Pipeline:
         # Worker processes first: they must not inherit sockets (see extract/pool.py).
-        self.pool = ExtractPool(self.cfg.workers, self.matcher, timeout=self.cfg.extract_timeout).start()
+        self.pool = self.engine or ExtractPool(self.cfg.workers, self.matcher, timeout=self.cfg.extract_timeout).start()
         if self.archive is not None:  # archive files are written off the loop, one writer
             self._archive_thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-archive")
         credentials = {f.url: f.auth for f in self.cfg.feeds if f.auth}
@@ -213,12 +216,13 @@ class Pipeline:
                 await self._fetcher.__aexit__(None, None, None)
             if self._archive_thread:
                 self._archive_thread.shutdown(wait=True)
-            if self.pool:
+            if self.pool and self.pool is not self.engine:
                 self.pool.close()
 
     # --- submitting work ------------------------------------------------------------------
-    async def submit(self, candidate: Candidate, page: Page | None = None) -> None:
-        """Queue a candidate (with its page when a source already has it, e.g. WARC).
+    async def submit(self, candidate: Candidate, page: Page | Packed | Skipped | None = None) -> None:
+        """Queue a candidate (with its page when a source already has it, e.g. WARC; or what a
+        cluster worker extracted from it, ingest/run/cluster.py).
 
         Waits while `max_in_flight` candidates of the same feed (or source) are submitted and
         not yet done: backpressure on that feed alone. Raises the StoreError that stopped the
@@ -246,6 +250,11 @@ class Pipeline:
         if self.failure is not None:
             raise self.failure
 
+    async def settled(self) -> None:
+        """Wait until what was submitted before this call is finished (not what comes after)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     def fail(self, error: StoreError) -> None:
         """The database failed: remember the first failure, log it once, stop taking work."""
         if self.failure is None:
@@ -269,7 +278,8 @@ class Pipeline:
             await asyncio.wait(waiting, timeout=left)
         return 0
 
-    async def _guarded(self, candidate: Candidate, page: Page | None, lane: asyncio.Semaphore) -> None:
+    async def _guarded(self, candidate: Candidate, page: Page | Packed | Skipped | None,
+                       lane: asyncio.Semaphore) -> None:
         slot = _Slot(self._slots)
         try:
             await self.process(candidate, page, slot)
@@ -286,13 +296,18 @@ class Pipeline:
             lane.release()
 
     # --- one article ------------------------------------------------------------------------
-    async def process(self, candidate: Candidate, page: Page | None = None, slot: Admission | None = None) -> str:
-        """Fetch (unless given), extract, store. Returns the outcome word.
+    async def process(self, candidate: Candidate, page: Page | Packed | Skipped | None = None,
+                      slot: Admission | None = None) -> str:
+        """Fetch (unless given), extract (unless done on a cluster), store. Returns the outcome word.
 
         `slot` (one of the pipeline's `max_in_flight`) is entered when the request can start
-        or, for a given page, before extraction; the caller leaves it."""
+        or, for a given page or a cluster's result, before extraction or storing; the caller leaves it."""
         assert self.pool is not None and self.fetcher is not None
         fetch_log = None
+        if isinstance(page, Packed | Skipped):
+            if slot is not None:
+                await slot.enter()
+            return await self._store(candidate, page.unpack() if isinstance(page, Packed) else page, None)
         if page is None:
             known = await self.store.known(candidate)
             if isinstance(known, Known) and not (known.due or self.refetch_known):
@@ -321,6 +336,9 @@ class Pipeline:
         ex = await self.pool.extract(page, candidate)
         if self.metrics:
             self.metrics.extraction.observe(time.monotonic() - started)
+        return await self._store(candidate, ex, fetch_log)
+
+    async def _store(self, candidate: Candidate, ex: Extracted | Skipped, fetch_log: FetchLog | None) -> str:
         if isinstance(ex, Skipped):
             await self.store.skipped(candidate, ex.reason, fetch_log)
             if ex.reason != "off_topic":

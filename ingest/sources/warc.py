@@ -77,6 +77,7 @@ DAMAGE = {  # skip reasons that mean a damaged record (logged one line each), wi
 }
 MISALIGNED = frozenset({"truncated", "bad length", "bad record"})  # framing is wrong: resync after
 PREFILTERED = "prefiltered"
+WHOLE = 1 << 62  # the end of a span that is the whole file (offsets of a one-member .gz may pass its size)
 ENGINES = ("auto", "fastwarc", "warcio")
 _GZIP_MEMBER = re.compile(rb"\x1f\x8b\x08")
 _WARC_LINE = re.compile(rb"(?:^|\n)(WARC/1\.[01]\r?\n)")
@@ -113,6 +114,14 @@ class WarcStats:
         self.files += other.files
         self.failed += other.failed
         self.fast += other.fast
+
+
+@dataclass(frozen=True)
+class FileEnd:
+    """Yielded by a backfill's WARC source after the last record of a file (or for one that
+    could not be read): the driver counts the file done once those records are stored."""
+
+    location: str
 
 
 class _QuietIterator(ArchiveIterator):  # type: ignore[misc]
@@ -298,13 +307,19 @@ class _Reader:
     """One file's records; the state both readers share (what is done, how many were bad)."""
 
     def __init__(self, src: WarcInput, stats: WarcStats, max_bytes: int, prefilter: Prefilter | None,
-                 engine: str) -> None:
+                 engine: str, span: tuple[int, int] | None = None) -> None:
         self.src, self.fh, self.name, self.stats = src, src.fh, src.name, stats
         self.max_bytes, self.prefilter = max_bytes, prefilter
         self.fh.seek(0)
         head = self.fh.read(IDENTITY_PREFIX)
         self.gzipped = head.startswith(b"\x1f\x8b")
+        self.splittable = _fast_usable(head) and self.gzipped
         self.fast = engine != "warcio" and _fast_usable(head)
+        # The records this reader owns: those starting in [begin, end). A file that cannot be split
+        # (plain, ARC, one gzip member) belongs whole to the span that starts at 0.
+        self.begin, self.end = span if span is not None else (0, -1)
+        if self.end < 0 or not self.splittable:
+            self.end = WHOLE if self.begin == 0 else 0
         self.done = -1  # highest offset handled: a resumed reader never repeats a record
         self.bad = 0
         self.handovers = 0
@@ -313,8 +328,8 @@ class _Reader:
 
     def items(self) -> Iterator[tuple[Candidate, Page] | None]:
         """Pairs, and None after each record dropped (the caller may want to look up between them)."""
-        start: int | None = 0
-        while start is not None and self.bad < MAX_BAD_RECORDS:
+        start = self._first_record()
+        while start is not None and start < self.end and self.bad < MAX_BAD_RECORDS:
             if self.fast and not self.plain_view:
                 start, to_end = yield from self._fast(start)
                 if start is None:
@@ -326,6 +341,17 @@ class _Reader:
             start = yield from self._warcio(start, to_end)
         if self.bad >= MAX_BAD_RECORDS and start is not None:
             log.warning("%s: %d bad records, giving up on the rest of the file", self.name, self.bad)
+
+    def _first_record(self) -> int | None:
+        """Where this reader's first record starts: 0, or the first gzip member at or after `begin`
+        that holds a WARC header (a span of a file ends where the next one's first record starts, so
+        the spans of a file read every record once)."""
+        if self.begin == 0:
+            return 0
+        at = _next_start(self.fh, self.begin, True)
+        while at is not None and at < self.end and not _member_starts_record(self.fh, at):
+            at = _next_start(self.fh, at + 1, True)
+        return at
 
     def _emit(self, offset: int, page: Page | None, reason: str) -> Iterator[tuple[Candidate, Page] | None]:
         """Count a record handled without damage and yield its pair (or None)."""
@@ -395,8 +421,11 @@ class _Reader:
                 return back, False
             if self.gzipped and not _member_starts_record(self.fh, offset):
                 return back, False  # a record spread over gzip members: warcio's view (a member, a record)
+            mine = offset < self.end  # else the next span's first record
+            page, reason, complete = None, "", True
             try:
-                page, reason, complete = self._fast_record(rec)
+                if mine:
+                    page, reason, complete = self._fast_record(rec)
             except RemoteError:
                 raise
             except Exception:  # noqa: BLE001 - e.g. an HTTP head warcio cannot parse: warcio reports it
@@ -407,6 +436,8 @@ class _Reader:
                 self.stats.fast += 1
                 yield from self._emit(*pending)
                 pending = None
+            if not mine:
+                return None, True
             if not complete or reason in DAMAGE:
                 return offset, False  # warcio reads it again, reports it and resyncs
             pending = (offset, page, reason)
@@ -424,7 +455,7 @@ class _Reader:
         stats, fh, gzipped = self.stats, self.fh, self.gzipped
         source: Any = self._stream if self.plain_view else fh
         pos: int | None = start
-        while pos is not None and self.bad < MAX_BAD_RECORDS:
+        while pos is not None and pos < self.end and self.bad < MAX_BAD_RECORDS:
             source.seek(pos)
             it = _QuietIterator(source, arc2warc=True)
             pos = None
@@ -433,6 +464,8 @@ class _Reader:
                     offset = it.offset  # start of this record (warcio updates it after the previous one)
                     if offset <= self.done:
                         continue
+                    if offset >= self.end and not self.plain_view:
+                        return None  # the next span's
                     self.done = offset
                     stats.records += 1
                     page, reason = _page(record, self.max_bytes, self.prefilter)
@@ -473,6 +506,8 @@ class _Reader:
                     self._stream = gzip.GzipFile(fileobj=fh)
                     source, self.plain_view, pos = self._stream, True, 0
                     continue
+                if bad_at >= self.end:
+                    return None  # the next span's record: its reader reports it
                 if bad_at > self.done:  # the failing record was not counted yet
                     stats.records += 1
                     self.done = bad_at
@@ -491,20 +526,23 @@ class _Reader:
 def warc_items(
     source: str | Path, *, max_bytes: int = MAX_BYTES, stats: WarcStats | None = None,
     prefilter: Prefilter | None = None, engine: str = "auto", user_agent: str | None = None,
-    timeout: float = 60.0, heartbeat: float = HEARTBEAT,
+    timeout: float = 60.0, heartbeat: float = HEARTBEAT, span: tuple[int, int] | None = None,
 ) -> Iterator[tuple[Candidate, Page] | None]:
     """`warc_pages`, with a None at least every `heartbeat` seconds while records are dropped:
     a caller that advances this on a thread gets control back often (to see a cancellation),
-    even in a stretch of a file with nothing on topic."""
+    even in a stretch of a file with nothing on topic.
+
+    `span=(begin, end)`: only the records that start in that byte range (a cluster's unit of
+    work, see `spans`); counted as a file only by the span that starts at 0."""
     stats = stats if stats is not None else WarcStats()
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
     src = open_input(source, user_agent=user_agent, timeout=timeout)
-    stats.files += 1
+    stats.files += 1 if span is None or span[0] == 0 else 0
     try:
         last = time.monotonic()
         try:
-            for item in _Reader(src, stats, max_bytes, prefilter, engine).items():
+            for item in _Reader(src, stats, max_bytes, prefilter, engine, span).items():
                 if item is not None:
                     yield item
                     last = time.monotonic()
@@ -533,6 +571,14 @@ def warc_pages(
                            user_agent=user_agent, heartbeat=float("inf")):
         if item is not None:
             yield item
+
+
+def spans(size: int, unit: int) -> list[tuple[int, int]]:
+    """Byte ranges of about `unit` bytes covering a file of `size` bytes: the units of work of a
+    cluster backfill. A reader given a span finds its first record itself (see `_Reader`), so
+    splitting needs only the size; a file that cannot be split is read whole by its first span."""
+    unit = max(1, unit)
+    return [(b, min(b + unit, size)) for b in range(0, max(size, 1), unit)]
 
 
 def warc_stats(path: str | Path, *, max_bytes: int = MAX_BYTES, engine: str = "auto") -> WarcStats:
