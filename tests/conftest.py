@@ -34,3 +34,27 @@ def ingest_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> sub
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.run([sys.executable, "-m", "ingest", *args], capture_output=True, text=True, timeout=timeout,
                           cwd=cwd, env=env)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server the tests start themselves (tests/pgserver.py); skipped only when
+    the server binaries (Debian: postgresql-15) are not installed."""
+    from pgserver import PgServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql-15)")
+    pytest.importorskip("psycopg")
+    server = PgServer(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A fresh, empty PostgreSQL database for one test: its postgresql:// URL."""
+    return pg_server.database()

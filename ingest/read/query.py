@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ingest.records import DUPLICATE_KINDS, GARBLE_NAMES, Article, DuplicateOf, GarbleInfo, Version
 from ingest.times import parse
@@ -33,11 +33,14 @@ def open_readonly(db_path: str | Path) -> sqlite3.Connection:
     and never migrates: the daemon owns the schema.
     """
     # lazily: `import ingest` (for ingest.open) stays cheap
+    from ingest.store import check_database, is_postgres
     from ingest.store.errors import FAILED, StoreError, fatal
-    from ingest.store.sqlite.connection import check_path, connect
+    from ingest.store.sqlite.connection import connect
 
+    if is_postgres(str(db_path)):
+        return _open_postgres(str(db_path))
     path = Path(db_path)
-    check_path(path, write=False)  # StoreError: no database, a folder, not SQLite
+    check_database(str(path), write=False)  # StoreError: no database, a folder, not SQLite, another URL
     try:
         conn = connect(path, readonly=True)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -48,6 +51,20 @@ def open_readonly(db_path: str | Path) -> sqlite3.Connection:
         raise StoreError(f"{path} has schema version {version}, the read views need {READ_SCHEMA}; "
                          "run any writing ingest command once to migrate it", FAILED)
     return conn
+
+
+def _open_postgres(url: str) -> sqlite3.Connection:
+    """A read-only PostgreSQL connection shaped like sqlite3's (store/postgres/connection.py)."""
+    from ingest.store.errors import FAILED, StoreError
+    from ingest.store.postgres.connection import connect, redact
+    from ingest.store.postgres.schema import MIGRATIONS, schema_version
+
+    conn = connect(url, readonly=True)
+    if schema_version(conn) < len(MIGRATIONS):
+        conn.close()
+        raise StoreError(f"{redact(url)} holds no ingest corpus yet (or an older schema); run any writing ingest "
+                         "command once to create or migrate it", FAILED)
+    return cast(sqlite3.Connection, conn)  # the subset of sqlite3's connection the read modules use
 
 
 FLAG_KINDS = ("duplicate", "garbled", "extraction_suspect", *DUPLICATE_KINDS, *GARBLE_NAMES)
@@ -79,7 +96,7 @@ class ExportFilters:
                 parse_bound(value)  # raises ValueError early, before any output is written
 
     def where(self, alias: str = "l") -> tuple[str, list]:
-        """The WHERE clause (without the keyword; "1" when empty) and its parameters."""
+        """The WHERE clause (without the keyword; "1 = 1" when empty) and its parameters."""
         clauses, params = [], []
         # julianday() understands every ISO form the store holds (date only, "Z", "+02:00"), so
         # bounds compare as instants, not strings; an unparseable date never matches a bound.
@@ -115,7 +132,7 @@ class ExportFilters:
         elif self.flag in GARBLE_NAMES:
             clauses.append(f"EXISTS (SELECT 1 FROM json_each({alias}.garbled_reasons) WHERE value = ?)")
             params.append(self.flag)
-        return (" AND ".join(clauses) or "1"), params
+        return (" AND ".join(clauses) or "1 = 1"), params
 
 
 def parse_bound(value: date | datetime | str) -> date | datetime:
@@ -159,7 +176,8 @@ def version_from_row(r: tuple[Any, ...]) -> Version:
     return Version(r[0], r[1], parse(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], parse(r[10]))
 
 
-def articles_sql(filters: ExportFilters = ExportFilters(), extra_where: str = "", order: str = "l.id") -> tuple[str, list]:
+def articles_sql(filters: ExportFilters = ExportFilters(), extra_where: str = "",
+                 order: str = "l.id") -> tuple[str, list]:
     where, params = filters.where("l")
     if extra_where:
         where = f"{where} AND ({extra_where})"
@@ -185,7 +203,7 @@ _VERSIONS_SQL = ("SELECT a.url, v.n, v.fetched_at, v.title, v.text, v.text_hash,
 def iter_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> Iterator[Version]:
     """Every version of every matching article (filters apply to the article), by article then n."""
     where, params = filters.where("l")
-    if where == "1":
+    if where == "1 = 1":
         sql = f"{_VERSIONS_SQL} ORDER BY v.article_id, v.n"
     else:
         sql = (f"{_VERSIONS_SQL} WHERE v.article_id IN (SELECT l.id FROM latest l WHERE {where}) "
@@ -196,7 +214,7 @@ def iter_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilte
 
 def count_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> int:
     where, params = filters.where("l")
-    if where == "1":
+    if where == "1 = 1":
         return conn.execute("SELECT count(*) FROM versions").fetchone()[0]
     return conn.execute(f"SELECT count(*) FROM versions WHERE article_id IN (SELECT l.id FROM latest l WHERE {where})",
                         params).fetchone()[0]

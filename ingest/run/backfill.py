@@ -24,7 +24,7 @@ from ingest.records import Candidate, Page
 from ingest.sources.sitemap import SitemapStats, sitemap_candidates
 from ingest.sources.urls import url_candidates
 from ingest.sources.warc import WarcStats, warc_items
-from ingest.store import open_store
+from ingest.store import is_postgres, open_store
 
 from .pipeline import Archive, Pipeline
 
@@ -103,7 +103,7 @@ async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts:
 
 async def _dry_run(cfg: Config, source: Source, hosts: dict[str, str] | None) -> BackfillReport:
     report = BackfillReport()
-    reader = Reader(cfg.database) if Path(cfg.database).is_file() else None
+    reader = Reader(cfg.database) if is_postgres(cfg.database) or Path(cfg.database).is_file() else None
     try:
         async with Fetcher(cfg.fetch, hosts=hosts) as fetcher:
             records = source(Context(cfg, fetcher, TopicMatcher.from_config(cfg.topics), report.counts))
