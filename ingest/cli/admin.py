@@ -10,7 +10,7 @@ import yaml
 from ingest.config import Config, describe
 from ingest.logs import say
 
-from .common import STORAGE, command_options, fail
+from .common import STORAGE, USAGE, command_options, fail
 
 
 @click.group()
@@ -49,7 +49,10 @@ def check(cfg: Config) -> None:
       ingest check --db ingest.db
     """
     from ingest.read.query import open_readonly
+    from ingest.store import is_postgres
 
+    if is_postgres(cfg.database):
+        fail("ingest check is SQLite's integrity check; PostgreSQL checks its own pages (pg_amcheck)", USAGE)
     conn = open_readonly(cfg.database)
     try:
         problems = [r[0] for r in conn.execute("PRAGMA integrity_check")]

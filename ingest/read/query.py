@@ -53,6 +53,14 @@ def open_readonly(db_path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+def translate_params(sql: str, params: Any) -> tuple[str, Any]:
+    """SQL with SQLite's placeholders (`?`, `:name`) for psycopg (store/postgres/connection.py)."""
+    from ingest.store.postgres.connection import translate
+
+    named = isinstance(params, dict)
+    return translate(sql, named), params if named else tuple(params)
+
+
 def _open_postgres(url: str) -> sqlite3.Connection:
     """A read-only PostgreSQL connection shaped like sqlite3's (store/postgres/connection.py)."""
     from ingest.store.errors import FAILED, StoreError
@@ -266,6 +274,15 @@ FROM (SELECT v.article_id AS article_id, versions_fts.rank AS rank FROM versions
       JOIN versions v ON v.id = versions_fts.rowid WHERE versions_fts MATCH :q) s
 JOIN latest l ON l.id = s.article_id
 ORDER BY s.rank
+"""
+
+# The same on PostgreSQL: every version's tsvector (a GIN index), current versions only.
+SEARCH_ARTICLES_PG_SQL = f"""
+SELECT {_ARTICLE_COLUMNS}
+FROM (SELECT v.id AS version_id, ts_rank(v.search, q) AS rank
+      FROM versions v, websearch_to_tsquery('simple', :q) q WHERE v.search @@ q) s
+JOIN latest l ON l.version_id = s.version_id
+ORDER BY s.rank DESC, l.id
 """
 
 ARTICLE_SQL = f"SELECT {_ARTICLE_COLUMNS} FROM latest l WHERE l.id = ({ARTICLE_BY_URL})"
