@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ingest.analyse.evidence import duplicate_summary, garble_summary
-from ingest.analyse.judge import Edge, Subject, judge, origin_time
+from ingest.analyse.judge import Edge, Subject, judge, origin_time, tie_key
 from ingest.config import Config
 from ingest.records import (
     Candidate,
@@ -310,7 +310,8 @@ class Articles:
         origin = self.corpus.origin(article_id)
         if origin is None:  # a new article: when it entered the world
             origin = origin_time(published, doc.date_source if published == doc.published else None, first_seen)
-        me = Subject(article_id, site, origin, doc.title, doc.text, fp)
+        url = self.conn.execute("SELECT url FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
+        me = Subject(article_id, site, origin, doc.title, doc.text, fp, tie_key(fp.exact_key, url))
         judgement = judge(me, self.corpus, self.cfg.analysis)
         self.corpus.record(article_id, site, fp, judgement, origin)
         self._flag_rerooted(article_id, judgement.reroot, seen)

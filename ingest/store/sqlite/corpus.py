@@ -14,14 +14,14 @@ import struct
 from collections.abc import Iterable
 from datetime import datetime
 
-from ingest.analyse.judge import Judgement, StoredDoc
+from ingest.analyse.judge import Judgement, StoredDoc, tie_key
 from ingest.records import Fingerprint
 from ingest.times import parse, to_text
 
 _CHUNK = 200  # compound SELECT arms per statement (SQLite allows 500)
 TEMPLATE_MIN = 3  # a line on this many other pages of a site is the site's template
 _DOCS_SQL = ("SELECT a.id, a.url, a.site, a.first_seen, COALESCE(d.origin_at, a.published), d.page_kind, d.hub, "
-             "substr(d.keys, 1, 2), length(d.keys){} FROM articles a "
+             "substr(d.keys, 1, 2), length(d.keys), d.exact_key{} FROM articles a "
              "LEFT JOIN analysis_docs d ON d.article_id = a.id{} WHERE a.id IN ({})")
 _EDGE_UPSERT = ("INSERT INTO dup_edges (article_id, of_id, kind, similarity) VALUES (?, ?, ?, ?) ON CONFLICT "
                 "(article_id) DO UPDATE SET of_id = excluded.of_id, kind = excluded.kind, "
@@ -65,9 +65,9 @@ class SQLiteCorpus:
             for row in self.conn.execute(sql, part):
                 when = parse(row[4]) or parse(row[3])
                 assert when is not None  # first_seen is always set
-                title, text = row[9:11] if with_text else ("", "")
+                title, text = row[10:12] if with_text else ("", "")
                 out[row[0]] = StoredDoc(row[0], row[1], row[2], when, title, text, row[5] or "article",
-                                        bool(row[6]), _sentence_count(row[7], row[8]))
+                                        bool(row[6]), _sentence_count(row[7], row[8]), tie_key(row[9], row[1]))
         return out
 
     def template(self, site: str, line_keys: Iterable[int], exclude: int) -> set[int]:
