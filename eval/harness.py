@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
-from ingest.analyse.judge import Judgement, Subject, judge
+from ingest.analyse.judge import Judgement, Subject, judge, tie_key
 from ingest.config import AnalysisConfig
 from ingest.records import Fingerprint, Verdict
 from ingest.store.sqlite.corpus import SQLiteCorpus
@@ -59,10 +59,11 @@ class IndexedCorpus:
             published: str | None = None, article_id: int | None = None) -> tuple[int, Judgement]:
         """Store a text, judge it against everything stored before, record the judgement."""
         aid = self.row(site, title, text, seen=seen, published=published, article_id=article_id)
-        first, pub = self.conn.execute("SELECT first_seen, published FROM articles WHERE id = ?", (aid,)).fetchone()
+        first, pub, url = self.conn.execute("SELECT first_seen, published, url FROM articles WHERE id = ?",
+                                            (aid,)).fetchone()
         when = self.corpus.origin(aid) or parse(pub) or parse(first)
         assert when is not None
-        judgement = judge(Subject(aid, site, when, title, text, fp), self.corpus, self.cfg)
+        judgement = judge(Subject(aid, site, when, title, text, fp, tie_key(fp.exact_key, url)), self.corpus, self.cfg)
         self.corpus.record(aid, site, fp, judgement, when)
         return aid, judgement
 

@@ -49,3 +49,27 @@ def parse_cli(args: list[str]) -> click.Context:
         assert sub is not None, f"{name} has no command {rest[0]!r}"
         command, name, rest = sub, f"{name} {rest[0]}", rest[1:]
     return command.make_context(name, rest)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server the tests start themselves (tests/pgserver.py); skipped only when
+    the server binaries (Debian: postgresql-15) are not installed."""
+    from pgserver import PgServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql-15)")
+    pytest.importorskip("psycopg")
+    server = PgServer(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A fresh, empty PostgreSQL database for one test: its postgresql:// URL."""
+    return pg_server.database()

@@ -83,6 +83,13 @@ def origin_time(published: datetime | None, date_source: str | None, first_seen:
     return min(published, first_seen)
 
 
+def tie_key(exact_key: int | None, url: str) -> str:
+    """What orders two articles with the same origin time (a date-only publication, say): the
+    hash of the text, then the URL. Derived from the content, never from the row id, so the
+    verdicts do not depend on which of several writer processes stored an article first."""
+    return f"{(exact_key or 0) & 0xFFFFFFFFFFFFFFFF:016x} {url}"
+
+
 @dataclass
 class StoredDoc:
     """A stored article as judging sees it (text only when asked for)."""
@@ -96,6 +103,7 @@ class StoredDoc:
     kind: PageKind = "article"
     hub: bool = False  # it matched two unrelated stories: never an original, never in a cluster
     sentences: int = 0  # sentences it has in the index
+    tie: str = ""  # tie_key(): orders articles of the same origin time (never the row id)
 
 
 class Corpus(Protocol):
@@ -133,6 +141,7 @@ class Subject:
     title: str
     text: str
     fingerprint: Fingerprint
+    tie: str = ""  # tie_key() of this article
 
 
 @dataclass(frozen=True)
@@ -357,15 +366,16 @@ def _original(
     """The earliest verified match is what this page copies (`of`); its cluster is joined."""
     if not matches:
         return None, None, ()
-    best = min(matches, key=lambda m: (m.doc.when, m.doc.id))
+    best = min(matches, key=lambda m: (m.doc.when, m.doc.tie, m.doc.id))
     roots = {k: v for k, v in corpus.roots(m.doc.id for m in matches).items() if v != me.article_id}
-    if (me.when, me.article_id) < (best.doc.when, best.doc.id):  # ties (date-only): the first stored
+    if (me.when, me.tie) < (best.doc.when, best.doc.tie):  # ties (date-only): by content, then URL
         # This article is older than everything it matches: it is their original.
         return None, None, tuple((m.doc.id, Edge(me.article_id, m.kind, m.similarity)) for m in matches)
     # The cluster: the earliest root among the clusters this page's verified matches are in.
     root_ids = {roots.get(m.doc.id, m.doc.id) for m in matches}
     root_docs = corpus.docs(root_ids)
-    root = min(root_ids, key=lambda r: (root_docs[r].when, r) if r in root_docs else (best.doc.when, r))
+    root = min(root_ids, key=lambda r: (root_docs[r].when, root_docs[r].tie, r) if r in root_docs
+               else (best.doc.when, best.doc.tie, r))
     ev = dict(best.evidence)
     ev["aligned"] = _aligned(me, best.doc.id, by_sent)
     ev["matches"] = [
@@ -466,7 +476,7 @@ def _fuzzy_extend(corpus: Corpus, src: dict[int, dict[int, int]], unmatched: lis
     top = sorted(src, key=lambda a: (-len(src[a]), a))[:FUZZY_SOURCES]
     texts = corpus.docs(top, with_text=True)
     theirs = []
-    for aid in sorted(texts, key=lambda a: (texts[a].when, a)):  # earliest wins ties
+    for aid in sorted(texts, key=lambda a: (texts[a].when, texts[a].tie, a)):  # earliest wins ties
         for pos, sent in enumerate(split_sentences(normalise_lines(fix_encoding(texts[aid].text)))):
             ws = set(words(sent))
             if len(ws) >= 5:
@@ -494,7 +504,7 @@ def _greedy_cover(
     covered: set[int] = set()
     while True:
         best, gain = None, 0
-        for aid in sorted(src, key=lambda a: (docs[a].when, a)):
+        for aid in sorted(src, key=lambda a: (docs[a].when, docs[a].tie, a)):
             g = sum(chars[h] for h in src[aid].keys() - covered)
             if g > gain:
                 best, gain = aid, g

@@ -10,7 +10,7 @@ import yaml
 from ingest.config import Config, describe
 from ingest.logs import say
 
-from .common import STORAGE, command_options, fail
+from .common import STORAGE, USAGE, command_options, fail
 
 
 @click.group()
@@ -54,7 +54,10 @@ def check(cfg: Config) -> None:
       ingest check --db ingest.db
     """
     from ingest.read.query import integrity_problems
+    from ingest.store import is_postgres
 
+    if is_postgres(cfg.database):
+        fail("ingest check is SQLite's integrity check; PostgreSQL checks its own pages (pg_amcheck)", USAGE)
     problems = integrity_problems(cfg.database)
     if problems != ["ok"]:
         for p in problems[:20]:

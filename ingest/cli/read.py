@@ -16,7 +16,7 @@ from ingest.config import Config
 from ingest.logs import say
 from ingest.read.query import FLAG_KINDS, ExportFilters, ReadError, parse_bound
 
-from .common import FAILED, command_options, fail
+from .common import FAILED, USAGE, command_options, fail
 
 
 def _iso_bound(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -177,7 +177,12 @@ def serve_cmd(cfg: Config, host: str, port: int, open_browser: bool, max_memory:
       ingest serve --port 8001     # then open the printed URL
     """
     from ingest.read.serve import MAX_VALUE_BYTES, PortBusy, serve
+    from ingest.store import is_postgres
 
+    if is_postgres(cfg.database):
+        fail("ingest serve needs an SQLite file (Datasette reads SQLite only): on PostgreSQL, query the views with "
+             "psql or any PostgreSQL client under a read-only role, or `ingest db copy` the corpus to SQLite and "
+             "serve the copy (docs/postgres.md)", USAGE)
     # a stored value must fit under the per-value limit: texts and pages can be as large as a fetch
     max_value = max(MAX_VALUE_BYTES, 3 * cfg.fetch.max_bytes)
     try:

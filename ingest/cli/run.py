@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -82,15 +83,16 @@ def run(cfg: Config, once: bool, grace: float, metrics_port: int | None, metrics
 
         start_forkserver()  # the workers' imports then overlap ours (docs/performance.md); no socket is open yet
     from ingest.run.daemon import AlreadyRunning, Daemon, DaemonLock, run_once
-    from ingest.store.sqlite.connection import check_path
+    from ingest.store import check_database, is_postgres
 
-    check_path(cfg.database, write=True)
+    check_database(cfg.database, write=True)
     if not cfg.feeds:
         fail("no feeds configured: add some under `feeds:` in the config (see config.yaml)", USAGE)
     engine = _start_cluster(cfg, cluster)
     store = _open_archive(archive)
     try:
-        with DaemonLock(cfg.database):
+        # one daemon per SQLite file; on PostgreSQL any number share the corpus (docs/postgres.md)
+        with nullcontext() if is_postgres(cfg.database) else DaemonLock(cfg.database):
             if once:
                 pipe = run_interruptible(run_once(cfg, archive=store, engine=engine))
                 say("done: " + pipe.tally.summary(), counts=dict(pipe.tally.counts))
@@ -158,7 +160,7 @@ def backfill(cfg: Config, urls: tuple[str, ...], url_file: str | None, sitemaps:
     from ingest.sources.sitemap import SitemapStats
     from ingest.sources.urls import read_url_file
     from ingest.sources.warc import WarcStats
-    from ingest.store.sqlite.connection import check_path
+    from ingest.store import check_database
 
     todo = list(urls)
     if url_file:
@@ -169,7 +171,7 @@ def backfill(cfg: Config, urls: tuple[str, ...], url_file: str | None, sitemaps:
     if not (todo or sitemaps or warcs or cc_news is not None):
         raise click.UsageError("give URLs, --urls FILE, --sitemap URL, --warc FILE or --cc-news [MONTH|DAY]")
     if not dry_run:
-        check_path(cfg.database, write=True)
+        check_database(cfg.database, write=True)
     since_dt, until_dt = _when(since, "--since"), _when(until, "--until")
     warc_files = _warc_inputs(list(warcs)) + (_cc_news_files(cfg, cc_news, until, since_dt, until_dt)
                                               if cc_news is not None else [])
@@ -254,14 +256,14 @@ def reextract(cfg: Config, since: str | None) -> None:
       ingest reextract --since 2018-06-01
     """
     from ingest.run.reextract import reextract as run_reextract
-    from ingest.store.sqlite.connection import check_path
+    from ingest.store import check_database, is_postgres
 
     if since is not None:
         _when(since, "--since")
-    check_path(cfg.database, write=True)
+    check_database(cfg.database, write=True)
     from pathlib import Path
 
-    if not Path(cfg.database).is_file():
+    if not is_postgres(cfg.database) and not Path(cfg.database).is_file():
         fail(f"no database at {cfg.database}", USAGE)
     report = run_interruptible(run_reextract(cfg, since, progress=True))
     for url, n, added, removed in report.changed:

@@ -18,18 +18,20 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ingest.records import Article, DuplicateOf, GarbleInfo, Version
 
 from .query import (
     ARTICLE_SQL,
     CLUSTER_SQL,
+    SEARCH_ARTICLES_PG_SQL,
     SEARCH_ARTICLES_SQL,
     ExportFilters,
     article_from_row,
     iter_articles,
     open_readonly,
+    translate_params,
     url_params,
     versions_of,
 )
@@ -41,7 +43,10 @@ class Reader:
     """Read-only access to an ingest database (see module docstring)."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        from ingest.store.postgres.connection import is_postgres
+
+        self.postgres = is_postgres(str(path))
+        self.path = str(path) if self.postgres else Path(path)  # a URL is no path ("//" would fold)
         self.conn: sqlite3.Connection = open_readonly(self.path)
 
     def articles(self, *, since: date | datetime | str | None = None,
@@ -69,9 +74,11 @@ class Reader:
         """Articles whose current title or text match an FTS5 query, best match first.
 
         `query` is FTS5 syntax ("harbour bridge", '"storm repairs"', "mackerel OR ferry",
-        "title:bridge"); a syntax error raises sqlite3.OperationalError.
+        "title:bridge"); a syntax error raises sqlite3.OperationalError. On PostgreSQL it is a
+        web-search query (websearch_to_tsquery: words, "quoted phrases", OR, -word).
         """
-        sql = SEARCH_ARTICLES_SQL + (f" LIMIT {int(limit)}" if limit is not None else "")
+        sql = (SEARCH_ARTICLES_PG_SQL if self.postgres else SEARCH_ARTICLES_SQL) + (
+            f" LIMIT {int(limit)}" if limit is not None else "")
         return (article_from_row(r) for r in self.conn.execute(sql, {"q": query}))
 
     def backfill_done(self, source: str, key: str) -> bool:
@@ -82,6 +89,12 @@ class Reader:
     def sql(self, query: str, params: Any = ()) -> list[sqlite3.Row]:
         """Run any read-only SQL (the views `latest`, `clean`, `duplicates`, `garbled`,
         `feed_health` are there); rows support both index and column-name access."""
+        if self.postgres:  # named tuples: index and attribute access
+            from psycopg.rows import namedtuple_row
+
+            pg = cast(Any, self.conn)
+            with pg.raw.cursor(row_factory=namedtuple_row) as cur:
+                return cast(list[sqlite3.Row], cur.execute(*translate_params(query, params)).fetchall())
         cur = self.conn.cursor()
         cur.row_factory = sqlite3.Row
         return cur.execute(query, params).fetchall()

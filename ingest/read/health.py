@@ -42,7 +42,10 @@ def daemon_running(database: str) -> bool:
 
 def check_health(cfg: Config, *, max_poll_age: float | None = None, max_failing: float = 0.5,
                  max_lag: float = 30.0) -> Health:
-    if not daemon_running(cfg.database):
+    from ingest.store import is_postgres
+
+    # a PostgreSQL corpus has any number of daemons, on any machines: the status file is this machine's
+    if not is_postgres(cfg.database) and not daemon_running(cfg.database):
         return Health(False, f"no daemon is running on {cfg.database}")
     status = StatusFile(cfg.database).read()
     stale_after = 2 * cfg.schedule.status_every + 60

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ingest.records import DUPLICATE_KINDS, GARBLE_NAMES, Article, DuplicateOf, GarbleInfo, Version
 from ingest.times import parse
@@ -33,11 +33,14 @@ def open_readonly(db_path: str | Path) -> sqlite3.Connection:
     and never migrates: the daemon owns the schema.
     """
     # lazily: `import ingest` (for ingest.open) stays cheap
+    from ingest.store import check_database, is_postgres
     from ingest.store.errors import FAILED, StoreError, fatal
-    from ingest.store.sqlite.connection import check_path, connect
+    from ingest.store.sqlite.connection import connect
 
+    if is_postgres(str(db_path)):
+        return _open_postgres(str(db_path))
     path = Path(db_path)
-    check_path(path, write=False)  # StoreError: no database, a folder, not SQLite
+    check_database(str(path), write=False)  # StoreError: no database, a folder, not SQLite, another URL
     try:
         conn = connect(path, readonly=True)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -62,6 +65,28 @@ def integrity_problems(db_path: str | Path) -> list[str]:
         return [str(e)]
     finally:
         conn.close()
+
+
+def translate_params(sql: str, params: Any) -> tuple[str, Any]:
+    """SQL with SQLite's placeholders (`?`, `:name`) for psycopg (store/postgres/connection.py)."""
+    from ingest.store.postgres.connection import translate
+
+    named = isinstance(params, dict)
+    return translate(sql, named), params if named else tuple(params)
+
+
+def _open_postgres(url: str) -> sqlite3.Connection:
+    """A read-only PostgreSQL connection shaped like sqlite3's (store/postgres/connection.py)."""
+    from ingest.store.errors import FAILED, StoreError
+    from ingest.store.postgres.connection import connect, redact
+    from ingest.store.postgres.schema import MIGRATIONS, schema_version
+
+    conn = connect(url, readonly=True)
+    if schema_version(conn) < len(MIGRATIONS):
+        conn.close()
+        raise StoreError(f"{redact(url)} holds no ingest corpus yet (or an older schema); run any writing ingest "
+                         "command once to create or migrate it", FAILED)
+    return cast(sqlite3.Connection, conn)  # the subset of sqlite3's connection the read modules use
 
 
 FLAG_KINDS = ("duplicate", "garbled", "extraction_suspect", *DUPLICATE_KINDS, *GARBLE_NAMES)
@@ -93,7 +118,7 @@ class ExportFilters:
                 parse_bound(value)  # raises ValueError early, before any output is written
 
     def where(self, alias: str = "l") -> tuple[str, list[Any]]:
-        """The WHERE clause (without the keyword; "1" when empty) and its parameters."""
+        """The WHERE clause (without the keyword; "1 = 1" when empty) and its parameters."""
         clauses, params = [], []
         # julianday() understands every ISO form the store holds (date only, "Z", "+02:00"), so
         # bounds compare as instants, not strings; an unparseable date never matches a bound.
@@ -129,7 +154,7 @@ class ExportFilters:
         elif self.flag in GARBLE_NAMES:
             clauses.append(f"EXISTS (SELECT 1 FROM json_each({alias}.garbled_reasons) WHERE value = ?)")
             params.append(self.flag)
-        return (" AND ".join(clauses) or "1"), params
+        return (" AND ".join(clauses) or "1 = 1"), params
 
 
 def parse_bound(value: date | datetime | str) -> date | datetime:
@@ -200,7 +225,7 @@ _VERSIONS_SQL = ("SELECT a.url, v.n, v.fetched_at, v.title, v.text, v.text_hash,
 def iter_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> Iterator[Version]:
     """Every version of every matching article (filters apply to the article), by article then n."""
     where, params = filters.where("l")
-    if where == "1":
+    if where == "1 = 1":
         sql = f"{_VERSIONS_SQL} ORDER BY v.article_id, v.n"
     else:
         sql = (f"{_VERSIONS_SQL} WHERE v.article_id IN (SELECT l.id FROM latest l WHERE {where}) "
@@ -211,7 +236,7 @@ def iter_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilte
 
 def count_versions(conn: sqlite3.Connection, filters: ExportFilters = ExportFilters()) -> int:
     where, params = filters.where("l")
-    if where == "1":
+    if where == "1 = 1":
         return int(conn.execute("SELECT count(*) FROM versions").fetchone()[0])
     sql = f"SELECT count(*) FROM versions WHERE article_id IN (SELECT l.id FROM latest l WHERE {where})"
     return int(conn.execute(sql, params).fetchone()[0])
@@ -263,6 +288,15 @@ FROM (SELECT v.article_id AS article_id, versions_fts.rank AS rank FROM versions
       JOIN versions v ON v.id = versions_fts.rowid WHERE versions_fts MATCH :q) s
 JOIN latest l ON l.id = s.article_id
 ORDER BY s.rank
+"""
+
+# The same on PostgreSQL: every version's tsvector (a GIN index), current versions only.
+SEARCH_ARTICLES_PG_SQL = f"""
+SELECT {_ARTICLE_COLUMNS}
+FROM (SELECT v.id AS version_id, ts_rank(v.search, q) AS rank
+      FROM versions v, websearch_to_tsquery('simple', :q) q WHERE v.search @@ q) s
+JOIN latest l ON l.version_id = s.version_id
+ORDER BY s.rank DESC, l.id
 """
 
 ARTICLE_SQL = f"SELECT {_ARTICLE_COLUMNS} FROM latest l WHERE l.id = ({ARTICLE_BY_URL})"

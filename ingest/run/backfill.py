@@ -26,7 +26,7 @@ from ingest.records import Candidate, Packed, Page, Skipped
 from ingest.sources.sitemap import SitemapStats, sitemap_candidates
 from ingest.sources.urls import url_candidates
 from ingest.sources.warc import FileEnd, WarcStats, warc_items
-from ingest.store import open_store
+from ingest.store import is_postgres, open_store
 
 from .pipeline import Archive, Pipeline
 
@@ -224,7 +224,7 @@ class _Meter:
 
 async def _dry_run(cfg: Config, source: Source, hosts: dict[str, str] | None) -> BackfillReport:
     report = BackfillReport()
-    reader = Reader(cfg.database) if Path(cfg.database).is_file() else None
+    reader = Reader(cfg.database) if is_postgres(cfg.database) or Path(cfg.database).is_file() else None
     try:
         async with Fetcher(cfg.fetch, hosts=hosts) as fetcher:
             records = source(Context(cfg, fetcher, TopicMatcher.from_config(cfg.topics), report.counts))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from ingest.times import now
@@ -17,7 +16,9 @@ from ingest.times import now
 
 class StatusFile:
     def __init__(self, database: str):
-        self.path = Path(f"{database}.status")
+        from ingest.store import local_file
+
+        self.path = local_file(database, ".status")
 
     def write(self, fields: dict[str, Any], stopped: bool = False) -> None:
         data = {**fields, "written_at": now().isoformat(), "stopped": stopped}

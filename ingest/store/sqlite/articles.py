@@ -12,10 +12,10 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ingest.analyse.evidence import duplicate_summary, garble_summary
-from ingest.analyse.judge import Edge, Subject, judge, origin_time
+from ingest.analyse.judge import Edge, Subject, judge, origin_time, tie_key
 from ingest.config import Config
 from ingest.records import (
     Candidate,
@@ -46,9 +46,6 @@ from ingest.times import now, parse, to_text, utc
 from .captures import past_capture
 from .corpus import SQLiteCorpus
 from .tables import feed_id_of, log_fetch, mark_done, put_blob
-
-if TYPE_CHECKING:
-    import sqlite_utils
 
 GUID_REUSE_OVERLAP = 0.2  # a GUID-only match sharing less of its vocabulary than this is another story
 GUID_REUSE_MIN_WORDS = 50  # ...when both texts have at least this many words (docs/versions.md: Economist teasers)
@@ -84,10 +81,8 @@ def _ts(value: str) -> datetime:
 
 
 class Articles:
-    def __init__(self, db: sqlite_utils.Database, cfg: Config, corpus: SQLiteCorpus,
-                 rules: VersionRules = RULES):
-        self.db = db
-        self.conn: sqlite3.Connection = db.conn
+    def __init__(self, conn: sqlite3.Connection, cfg: Config, corpus: SQLiteCorpus, rules: VersionRules = RULES):
+        self.conn = conn
         self.cfg = cfg
         self.corpus = corpus
         self.rules = rules
@@ -145,7 +140,8 @@ class Articles:
         if fetch is not None:
             log_fetch(self.conn, fetch, feed_id_of(self.conn, candidate.feed_url))
         if reason == "off_topic":
-            self.conn.execute("INSERT OR REPLACE INTO off_topic (url_key, at) VALUES (?, ?)",
+            self.conn.execute("INSERT INTO off_topic (url_key, at) VALUES (?, ?) "
+                              "ON CONFLICT (url_key) DO UPDATE SET at = excluded.at",
                               (url_key(candidate.url), to_text(now())))
         if not reason.startswith("fetch_"):
             mark_done(self.conn, candidate, reason)
@@ -206,12 +202,11 @@ class Articles:
         check_at, interval = next_check(self.cfg.schedule, seen, seen, None, changed=True)
         cur = self.conn.execute(
             "INSERT INTO articles (url, canonical_url, final_url, url_key, site, first_seen, last_seen, published, "
-            "topics, next_check_at, check_interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "topics, next_check_at, check_interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (cand.url, doc.canonical_url, page.final_url, keys[0], site, to_text(seen), to_text(seen),
              to_text(doc.published), json.dumps(list(ex.topics)), to_text(check_at), interval))
-        article_id = cur.lastrowid
-        assert article_id is not None
-        self.conn.executemany("INSERT OR IGNORE INTO url_keys (key, article_id) VALUES (?, ?)",
+        article_id: int = cur.fetchone()[0]
+        self.conn.executemany("INSERT INTO url_keys (key, article_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                               [(k, article_id) for k in keys])
         flags, words = self._add_version(article_id, 1, "first", ex, seen, site, doc.published, seen)
         return Stored(article_id, cand.url, "new", 1, flags, 1, words)
@@ -219,7 +214,8 @@ class Articles:
     def _seen_again(self, article_id: int, cand: Candidate, ex: Extracted, ident: Identity,
                     seen: datetime) -> Stored:
         c = self.conn
-        c.executemany("INSERT OR IGNORE INTO url_keys (key, article_id) VALUES (?, ?)",
+        self.lock_article(article_id)
+        c.executemany("INSERT INTO url_keys (key, article_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                       [(k, article_id) for k in ident.keys()])
         cur = self.current(article_id)
         if seen < cur.fetched_at:
@@ -287,6 +283,7 @@ class Articles:
         sighting: nobody saw the article again. The HTML blob is shared with the version
         it came from, and fetched_at stays the time that HTML was fetched.
         """
+        self.lock_article(article_id)
         cur = self.current(article_id)
         d = self.decide(cur, article_id, ex, earlier=False)
         seen = utc(ex.page.fetched_at).replace(microsecond=0)
@@ -310,11 +307,22 @@ class Articles:
         origin = self.corpus.origin(article_id)
         if origin is None:  # a new article: when it entered the world
             origin = origin_time(published, doc.date_source if published == doc.published else None, first_seen)
-        me = Subject(article_id, site, origin, doc.title, doc.text, fp)
+        url = self.conn.execute("SELECT url FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
+        me = Subject(article_id, site, origin, doc.title, doc.text, fp, tie_key(fp.exact_key, url))
         judgement = judge(me, self.corpus, self.cfg.analysis)
         self.corpus.record(article_id, site, fp, judgement, origin)
         self._flag_rerooted(article_id, judgement.reroot, seen)
         return self._flag(article_id, n, judgement.verdict, seen), words
+
+    def lock_article(self, article_id: int) -> None:
+        """Hold the article against other writers until the transaction ends: nothing on SQLite,
+        whose write transaction already locks the whole file (PostgreSQL: a row lock)."""
+
+    def search_index(self, article_id: int, n: int) -> None:
+        """Put version n (now current) back in the full-text index after versions were renumbered
+        (past captures); PostgreSQL's index is on every version and needs nothing (postgres/)."""
+        self.conn.execute("INSERT INTO versions_fts (rowid, title, text) SELECT id, title, text FROM versions "
+                          "WHERE article_id = ? AND n = ?", (article_id, n))
 
     def insert_version(self, article_id: int, n: int, change: Change, ex: Extracted, seen: datetime,
                        old_text: str) -> tuple[int, int]:

@@ -27,7 +27,7 @@ def past_capture(arts: Articles, article_id: int, ex: Extracted, seen: datetime,
     """
     c = arts.conn
     at = to_text(seen)
-    c.execute("UPDATE articles SET first_seen = min(first_seen, ?) WHERE id = ?", (at, article_id))
+    c.execute("UPDATE articles SET first_seen = ? WHERE id = ? AND first_seen > ?", (at, article_id, at))
     rows = c.execute(
         "SELECT n, text_hash, title_hash, title, text, change FROM versions WHERE article_id = ? AND n IN ("
         "(SELECT max(n) FROM versions WHERE article_id = ? AND fetched_at <= ?), "
@@ -77,5 +77,4 @@ def _make_room(arts: Articles, article_id: int, k: int, current_n: int) -> None:
     for table in ("flags", "sightings"):
         c.execute(f"UPDATE {table} SET version_n = version_n + 1 WHERE article_id = ? AND version_n >= ?",
                   (article_id, k))
-    c.execute("INSERT INTO versions_fts (rowid, title, text) SELECT id, title, text FROM versions "
-              "WHERE article_id = ? AND n = ?", (article_id, current_n + 1))
+    arts.search_index(article_id, current_n + 1)

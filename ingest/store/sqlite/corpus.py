@@ -14,15 +14,18 @@ import struct
 from collections.abc import Iterable
 from datetime import datetime
 
-from ingest.analyse.judge import Judgement, StoredDoc
+from ingest.analyse.judge import Judgement, StoredDoc, tie_key
 from ingest.records import Fingerprint
 from ingest.times import parse, to_text
 
 _CHUNK = 200  # compound SELECT arms per statement (SQLite allows 500)
 TEMPLATE_MIN = 3  # a line on this many other pages of a site is the site's template
 _DOCS_SQL = ("SELECT a.id, a.url, a.site, a.first_seen, COALESCE(d.origin_at, a.published), d.page_kind, d.hub, "
-             "substr(d.keys, 1, 2), length(d.keys){} FROM articles a "
+             "substr(d.keys, 1, 2), length(d.keys), d.exact_key{} FROM articles a "
              "LEFT JOIN analysis_docs d ON d.article_id = a.id{} WHERE a.id IN ({})")
+_EDGE_UPSERT = ("INSERT INTO dup_edges (article_id, of_id, kind, similarity) VALUES (?, ?, ?, ?) ON CONFLICT "
+                "(article_id) DO UPDATE SET of_id = excluded.of_id, kind = excluded.kind, "
+                "similarity = excluded.similarity")
 _TEXT_COLS = (", v.title, v.text", " JOIN versions v ON v.article_id = a.id AND v.n = a.current_version")
 
 
@@ -62,9 +65,9 @@ class SQLiteCorpus:
             for row in self.conn.execute(sql, part):
                 when = parse(row[4]) or parse(row[3])
                 assert when is not None  # first_seen is always set
-                title, text = row[9:11] if with_text else ("", "")
+                title, text = row[10:12] if with_text else ("", "")
                 out[row[0]] = StoredDoc(row[0], row[1], row[2], when, title, text, row[5] or "article",
-                                        bool(row[6]), _sentence_count(row[7], row[8]))
+                                        bool(row[6]), _sentence_count(row[7], row[8]), tie_key(row[9], row[1]))
         return out
 
     def template(self, site: str, line_keys: Iterable[int], exclude: int) -> set[int]:
@@ -102,7 +105,7 @@ class SQLiteCorpus:
         keys = list(keys)
         for i in range(0, len(keys), _CHUNK):
             part = keys[i:i + _CHUNK]
-            arm = f"SELECT * FROM (SELECT {col}, article_id{extra} FROM {table} WHERE {col} = ? LIMIT {cap})"
+            arm = f"SELECT * FROM (SELECT {col}, article_id{extra} FROM {table} WHERE {col} = ? LIMIT {cap}) AS k"
             rows += self.conn.execute(" UNION ALL ".join([arm] * len(part)), part).fetchall()
         return rows
 
@@ -124,18 +127,21 @@ class SQLiteCorpus:
             conn.executemany("DELETE FROM sentences WHERE h = ? AND article_id = ?", [(h, article_id) for h in sents])
             if old[1]:
                 conn.executemany("UPDATE site_lines SET n = n - 1 WHERE site = ? AND h = ?",
-                                 [(site, h) for h in _unpack_lines(old[1])])
+                                 [(site, h) for h in sorted(_unpack_lines(old[1]))])
         conn.executemany("INSERT INTO site_lines (site, h, n) VALUES (?, ?, 1) "
-                         "ON CONFLICT (site, h) DO UPDATE SET n = n + 1", [(site, h) for h in fp.lines])
+                         "ON CONFLICT (site, h) DO UPDATE SET n = site_lines.n + 1",
+                         [(site, h) for h in sorted(fp.lines)])  # sorted: concurrent writers lock rows in one order
         hashes = [h for h, _ in fp.sentences]
         conn.execute(
-            "INSERT OR REPLACE INTO analysis_docs (article_id, exact_key, n_words, keys, page_kind, hub, lines, "
-            "origin_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO analysis_docs (article_id, exact_key, n_words, keys, page_kind, hub, lines, origin_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (article_id) DO UPDATE SET exact_key = excluded.exact_key, "
+            "n_words = excluded.n_words, keys = excluded.keys, page_kind = excluded.page_kind, hub = excluded.hub, "
+            "lines = excluded.lines, origin_at = excluded.origin_at",
             (article_id, fp.exact_key, fp.n_words, _pack(fp.band_keys, hashes), fp.page_kind, int(judgement.hub),
              _pack_lines(fp.lines), to_text(origin)))
-        conn.executemany("INSERT OR IGNORE INTO lsh_bands (key, article_id) VALUES (?, ?)",
+        conn.executemany("INSERT INTO lsh_bands (key, article_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                          [(k, article_id) for k in fp.band_keys])
-        conn.executemany("INSERT OR IGNORE INTO sentences (h, article_id, pos) VALUES (?, ?, ?)",
+        conn.executemany("INSERT INTO sentences (h, article_id, pos) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                          [(h, article_id, pos) for h, pos in fp.sentences])
         conn.execute("DELETE FROM dup_edges WHERE article_id = ?", (article_id,))
         if judgement.edge:
@@ -149,11 +155,9 @@ class SQLiteCorpus:
                 continue  # already this article's copy (a new version of the original)
             if root:
                 conn.execute("UPDATE dup_edges SET of_id = ? WHERE of_id = ?", (article_id, root[0]))
-                conn.execute("INSERT OR REPLACE INTO dup_edges VALUES (?, ?, ?, ?)",
-                             (root[0], article_id, e.kind, e.similarity))
+                conn.execute(_EDGE_UPSERT, (root[0], article_id, e.kind, e.similarity))
             conn.execute("UPDATE dup_edges SET of_id = ? WHERE of_id = ?", (article_id, other))
-            conn.execute("INSERT OR REPLACE INTO dup_edges VALUES (?, ?, ?, ?)",
-                         (other, article_id, e.kind, e.similarity))
+            conn.execute(_EDGE_UPSERT, (other, article_id, e.kind, e.similarity))
 
     def cluster(self, article_id: int) -> list[int]:
         """The copy cluster of an article: its original first, then the copies by id."""

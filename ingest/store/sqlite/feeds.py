@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ingest.config import FeedConfig, RetentionConfig, ScheduleConfig
 from ingest.records import FeedState, Poll
@@ -14,16 +14,12 @@ from ingest.times import now, parse, to_text
 from .retention import cap_feed
 from .tables import log_fetch
 
-if TYPE_CHECKING:
-    import sqlite_utils
-
 _STATE = "SELECT id, url, name, etag, last_modified, body_hash, interval, failures, next_poll_at FROM feeds"
 
 
 class Feeds:
-    def __init__(self, db: sqlite_utils.Database, cfg: ScheduleConfig, retention: RetentionConfig):
-        self.db = db
-        self.conn: sqlite3.Connection = db.conn
+    def __init__(self, conn: sqlite3.Connection, cfg: ScheduleConfig, retention: RetentionConfig):
+        self.conn = conn
         self.cfg = cfg
         self.retention = retention
 
@@ -60,7 +56,8 @@ class Feeds:
                               etag=poll.etag, last_modified=poll.last_modified)
         else:
             fields.update(last_error_at=to_text(at), last_error=poll.error)
-        self.db.table("feeds").update(feed.id, fields)
+        self.conn.execute(f"UPDATE feeds SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
+                          [*fields.values(), feed.id])
         return self.state(feed.url)
 
     def _polls(self, feed_id: int) -> int:

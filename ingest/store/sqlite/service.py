@@ -38,7 +38,6 @@ from ingest.records import (
     Source,
     Stored,
 )
-from ingest.store.errors import fatal
 
 from .reextract import count_pages, read_pages
 from .retention import PRUNE_BATCH, prune_old_batch
@@ -60,6 +59,8 @@ _Item = tuple[Candidate, Extracted, FetchLog | None, "asyncio.Future[Stored]"]
 class SQLiteStore:
     """The `Store` (ingest/store/protocol.py) over the SQLite file `cfg.database`."""
 
+    writer_class: type[Writer] = Writer
+
     def __init__(self, cfg: Config, *, batch: int = STORE_BATCH, linger: float = STORE_LINGER):
         self.cfg = cfg
         self.path = cfg.database
@@ -80,7 +81,7 @@ class SQLiteStore:
     async def open(self) -> SQLiteStore:
         """Start the writer thread and open (create, migrate) the database on it."""
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-writer")
-        self._writer = await self._on_thread(Writer.open, self.path, self.cfg)
+        self._writer = await self._on_thread(self.writer_class.open, self.path, self.cfg)
         return self
 
     async def close(self) -> None:
@@ -119,8 +120,8 @@ class SQLiteStore:
                     return fn(w)
                 with w.txn():
                     return fn(w)
-            except sqlite3.Error as e:  # the database itself failing (disk full, read-only...) stops the run
-                raise fatal(e, self.path) or e from None
+            except Exception as e:  # the database itself failing (disk full, read-only...) stops the run
+                raise w.fatal(e) or e from None
 
         return await self._on_thread(run)
 
@@ -209,15 +210,14 @@ def _store_batch(w: Writer, items: list[tuple[Candidate, Extracted, FetchLog | N
     try:
         return list(w.store_many(items))
     except Exception as e:
-        if isinstance(e, sqlite3.Error) and fatal(e, ""):
+        if w.fatal(e):
             raise
         if len(items) == 1:
             return [e]
     out: list[Stored | Exception] = []
-    for c, ex, log in items:
+    for item in items:
         try:
-            with w.txn():
-                out.append(w.articles.store(c, ex, log))
+            out.append(w.store_many([item])[0])
         except Exception as e:
             out.append(e)
     return out

@@ -44,7 +44,8 @@ def mark_done(conn: sqlite3.Connection, cand: Candidate, outcome: str) -> None:
     """Mark a backfill record handled, in the transaction that stored (or skipped) its article."""
     if cand.record_key:
         conn.execute(
-            "INSERT OR REPLACE INTO backfill_done (source, key, done_at, outcome) VALUES (?, ?, ?, ?)",
+            "INSERT INTO backfill_done (source, key, done_at, outcome) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (source, key) DO UPDATE SET done_at = excluded.done_at, outcome = excluded.outcome",
             (cand.source, cand.record_key, to_text(now()), outcome),
         )
 
@@ -58,5 +59,6 @@ def put_blob(conn: sqlite3.Connection, body: bytes) -> str:
     """Store raw bytes once, zstd-compressed, under their sha256; return the hash."""
     blob = hashlib.sha256(body).hexdigest()
     if conn.execute("SELECT 1 FROM blobs WHERE hash = ?", (blob,)).fetchone() is None:
-        conn.execute("INSERT INTO blobs (hash, size, data) VALUES (?, ?, ?)", (blob, len(body), _ZSTD.compress(body)))
+        conn.execute("INSERT INTO blobs (hash, size, data) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                     (blob, len(body), _ZSTD.compress(body)))
     return blob

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ingest.config import Config
 from ingest.records import Candidate, Extracted, FetchLog, Stored
+from ingest.store.errors import StoreError, fatal
 
 from .articles import Articles
 from .connection import open_writer
@@ -25,30 +26,35 @@ from .recheck import Rechecks
 if TYPE_CHECKING:
     import sqlite3
 
-    import sqlite_utils
-
 
 class Writer:
     """The writer connection and the entity parts that use it (articles, corpus index, feeds, re-checks)."""
 
-    def __init__(self, db: sqlite_utils.Database, cfg: Config):
-        self.db = db
-        self.conn: sqlite3.Connection = db.conn
+    articles_class = Articles
+    begin = "BEGIN IMMEDIATE"
+
+    def __init__(self, conn: sqlite3.Connection, cfg: Config, path: str = ""):
+        self.conn = conn
         self.cfg = cfg
+        self.path = path
         self.corpus = SQLiteCorpus(self.conn)
-        self.articles = Articles(db, cfg, self.corpus)
-        self.feeds = Feeds(db, cfg.schedule, cfg.retention)
+        self.articles = self.articles_class(self.conn, cfg, self.corpus)
+        self.feeds = Feeds(self.conn, cfg.schedule, cfg.retention)
         self.rechecks = Rechecks(self.conn, cfg.schedule)
 
     @classmethod
     def open(cls, path: str | Path, cfg: Config) -> Writer:
-        return cls(open_writer(path), cfg)
+        return cls(open_writer(path).conn, cfg, str(path))
+
+    def fatal(self, error: BaseException) -> StoreError | None:
+        """A StoreError when `error` concerns the whole database (the run stops), else None."""
+        return fatal(error, self.path)
 
     @contextmanager
     def txn(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: taken with the write lock at once (IMMEDIATE), so it never
         fails half-way for a lock another process took after it started reading."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute(self.begin)
         try:
             yield self.conn
         except BaseException:

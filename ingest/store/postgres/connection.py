@@ -1,0 +1,81 @@
+"""Connections to a PostgreSQL database (psycopg 3), shaped like the sqlite3 connections the
+entity modules of store/sqlite/ use, so one body of SQL serves both backends.
+
+The entity modules (articles, corpus index, feeds, re-checks, re-extraction, side tables) are
+written in the SQL both databases speak (ON CONFLICT, RETURNING, subquery aliases) with
+SQLite's `?` placeholders; `PgConnection.execute` turns them into psycopg's `%s` (and named
+`:name` into `%(name)s`) once per statement text. Autocommit, with explicit BEGIN/COMMIT as on
+SQLite, so the writer decides where transactions start and end.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ingest.store.errors import BAD_PATH, STORAGE_FAULT, StoreError
+
+PG_SCHEMES = ("postgresql://", "postgres://")
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_QUOTED = re.compile(r"('[^']*')")
+
+
+def is_postgres(database: str) -> bool:
+    return database.startswith(PG_SCHEMES)
+
+
+@functools.lru_cache(maxsize=512)
+def translate(sql: str, named: bool) -> str:
+    """SQLite's placeholders as psycopg's; literal `%` doubled. Quoted strings are left alone."""
+    parts = _QUOTED.split(sql)
+    for i in range(0, len(parts), 2):  # even parts are outside quotes
+        p = parts[i].replace("%", "%%")
+        parts[i] = _NAMED.sub(r"%(\1)s", p) if named else p.replace("?", "%s")
+    for i in range(1, len(parts), 2):
+        parts[i] = parts[i].replace("%", "%%")
+    return "".join(parts)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+class PgConnection:
+    """The subset of sqlite3.Connection the store and read modules use, over psycopg."""
+
+    def __init__(self, raw: Any, url: str):
+        self.raw = raw
+        self.url = url
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        named = isinstance(params, dict)
+        return self.raw.execute(translate(sql, named), params if named else tuple(params))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(r) for r in rows]
+        if rows:
+            with self.raw.cursor() as cur:
+                cur.executemany(translate(sql, False), rows)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def connect(url: str, readonly: bool = False) -> PgConnection:
+    """A connection (autocommit: BEGIN/COMMIT are explicit); read-only ones cannot write at all."""
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreError("this installation cannot use PostgreSQL (psycopg is missing): "
+                         "pip install 'ingest[postgres]'", BAD_PATH) from None
+    try:
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="ingest")
+    except psycopg.Error as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise StoreError(f"cannot connect to {redact(url)}: {first}", STORAGE_FAULT) from None
+    raw.execute("SET TIME ZONE 'UTC'")  # naive timestamps in julianday() mean UTC, as on SQLite
+    if readonly:
+        raw.execute("SET default_transaction_read_only = on")
+    return PgConnection(raw, url)

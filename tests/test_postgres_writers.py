@@ -1,0 +1,170 @@
+"""Many writer processes on one PostgreSQL corpus keep the single writer's invariants, and
+their verdicts equal a single writer's that stores the same pages in their commit order.
+
+The pages come from WARC files (no fetching: every run sees the same bytes at the same capture
+times): stories each with an exact copy and a near copy published at the same moment (ties
+broken by content, not row id), a wire rewrite an hour later, and unrelated stories. Each
+writer gets a shard that holds some copies of every story, so copies meet in different
+processes at the same moment.
+"""
+from __future__ import annotations
+
+import io
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import write_config
+from test_postgres import pg_rows
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from ingest.demo.site import render_page
+from ingest.demo.stories import summit_story, syndicated
+
+pytestmark = pytest.mark.timeout(600)
+T0 = datetime(2018, 6, 12, 1, 0, tzinfo=UTC)
+CAPTURED = datetime(2018, 6, 13, 10, 0, tzinfo=UTC)
+
+
+def corpus_pages(stories: int = 10, unique: int = 8) -> list[tuple[str, str]]:
+    """(url, html) of every page: per story an original, an exact copy, a near copy, a wire copy."""
+    pages = []
+    for i in range(stories):
+        s = summit_story(300 + i, T0 + timedelta(hours=i))
+        paras = s.text.split("\n\n")
+        near = replace(s, slug=f"near-{i}", text="\n\n".join(paras[:-1] + [paras[-1] + " Officials declined to comment."]))
+        for host, story in ((f"paper{i % 3}.example", s), ("mirror.example", replace(s, slug=f"copy-{i}")),
+                            ("echo.example", near),
+                            ("wire.example", syndicated(s, f"wire-{i}", s.published + timedelta(hours=1)))):
+            url = f"https://{host}/{story.slug}"
+            pages.append((url, render_page(host, story, url)))
+    for j in range(unique):
+        s = summit_story(500 + j, T0 + timedelta(hours=j))
+        url = f"https://solo{j % 2}.example/{s.slug}"
+        pages.append((url, render_page("solo", s, url)))
+    return pages
+
+
+def write_warc(path, pages: list[tuple[str, str]]) -> None:
+    with open(path, "wb") as fh:
+        w = WARCWriter(fh, gzip=True)
+        for k, (url, html) in enumerate(pages):
+            head = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            when = (CAPTURED + timedelta(seconds=k)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(html.encode()), http_headers=head,
+                                               warc_headers_dict={"WARC-Date": when}))
+
+
+def shards(pages, n: int, seed: int = 7) -> list[list[tuple[str, str]]]:
+    order = pages[:]
+    random.Random(seed).shuffle(order)
+    return [order[k::n] for k in range(n)]
+
+
+def writer(cfg, db, warc) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ingest", "backfill", "--warc", str(warc), "--config", str(cfg),
+                             "--db", db, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def finish(p: subprocess.Popen) -> None:
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+
+
+def check_invariants(url: str, pages: list[tuple[str, str]]) -> None:
+    """One article per page, versions 1..n without gaps, every WARC record marked done, each
+    copy's `of` the cluster original, one original per story."""
+    urls = [u for (u,) in pg_rows(url, "SELECT url FROM articles")]
+    assert sorted(urls) == sorted(u for u, _ in pages)
+    assert pg_rows(url, "SELECT article_id FROM versions GROUP BY article_id "
+                        "HAVING min(n) != 1 OR max(n) != count(*) OR count(DISTINCT n) != count(*)") == []
+    assert pg_rows(url, "SELECT count(*) FROM backfill_done WHERE source = 'warc'")[0][0] == len(pages)
+    assert pg_rows(url, "SELECT count(*) FROM url_keys k LEFT JOIN articles a ON a.id = k.article_id "
+                        "WHERE a.id IS NULL")[0][0] == 0
+    # a copy names its cluster's original, which is no copy itself
+    assert pg_rows(url, "SELECT l.url FROM latest l JOIN dup_edges e ON e.article_id = l.id "
+                        "WHERE l.duplicate_of_id != e.of_id OR e.of_id IN (SELECT article_id FROM dup_edges)") == []
+    originals = pg_rows(url, "SELECT l.url FROM latest l WHERE l.duplicate_kind IS NULL AND l.url NOT LIKE '%%solo%%'")
+    assert len(originals) == len([u for u, _ in pages if "paper" in u]), originals  # no blind pairs
+
+
+def commit_order(url: str) -> list[str]:
+    """The URLs in the order their first versions committed (track_commit_timestamp is on)."""
+    return [u for (u,) in pg_rows(url, "SELECT a.url FROM articles a JOIN versions v ON v.article_id = a.id "
+                                        "AND v.change = 'first' ORDER BY pg_xact_commit_timestamp(v.xmin), v.id")]
+
+
+VERDICTS = "SELECT url, duplicate_kind, duplicate_of, garbled_score IS NOT NULL FROM latest ORDER BY url"
+
+
+def single_writer_verdicts(tmp_path, pages, order: list[str]) -> list[tuple]:
+    """Verdicts of one SQLite writer storing the pages in `order` (one extraction worker: in order)."""
+    html = dict(pages)
+    warc = tmp_path / "replay.warc.gz"
+    write_warc(warc, [(u, html[u]) for u in order])
+    db = tmp_path / "replay.db"
+    cfg = write_config(tmp_path / "replay.yaml", db, [], topics=[])
+    cfg.write_text(cfg.read_text().replace("workers: 2", "workers: 1"))
+    finish(writer(cfg, str(db), warc))
+    conn = sqlite3.connect(db)
+    try:
+        assert [u for (u,) in conn.execute("SELECT url FROM articles ORDER BY id")] == order  # stored in that order
+        return [tuple(r) for r in conn.execute(VERDICTS)]
+    finally:
+        conn.close()
+
+
+def _setup(tmp_path, n):
+    pages = corpus_pages()
+    warcs = []
+    for k, shard in enumerate(shards(pages, n)):
+        warcs.append(tmp_path / f"shard{k}.warc.gz")
+        write_warc(warcs[-1], shard)
+    cfg = write_config(tmp_path / "c.yaml", tmp_path / "unused.db", [], topics=[])
+    cfg.write_text(cfg.read_text().replace("workers: 2", "workers: 1"))
+    return pages, warcs, cfg
+
+
+def stored_count(url: str) -> int:
+    """Articles stored so far (0 before the schema exists)."""
+    if pg_rows(url, "SELECT to_regclass('articles')")[0][0] is None:
+        return 0
+    return int(pg_rows(url, "SELECT count(*) FROM articles")[0][0])
+
+
+def test_parallel_writers_keep_invariants_and_single_writer_verdicts(tmp_path, pg_url):
+    pages, warcs, cfg = _setup(tmp_path, 4)
+    procs = [writer(cfg, pg_url, w) for w in warcs]
+    for p in procs:
+        finish(p)
+    check_invariants(pg_url, pages)
+    order = commit_order(pg_url)
+    assert [tuple(r) for r in pg_rows(pg_url, VERDICTS)] == single_writer_verdicts(tmp_path, pages, order)
+
+
+def test_a_writer_killed_mid_run_loses_nothing_and_a_rerun_completes(tmp_path, pg_url):
+    pages, warcs, cfg = _setup(tmp_path, 3)
+    procs = [writer(cfg, pg_url, w) for w in warcs]
+    # kill one writer (all its processes) once it has stored something, mid-run
+    deadline = time.monotonic() + 120
+    while stored_count(pg_url) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(random.Random().uniform(0, 0.2))  # at a random moment: between or inside transactions
+    os.killpg(procs[0].pid, signal.SIGKILL)
+    procs[0].wait(timeout=30)
+    for p in procs[1:]:
+        finish(p)
+    assert stored_count(pg_url) < len(pages)  # the killed writer's shard is not all there
+    finish(writer(cfg, pg_url, warcs[0]))  # the rerun resumes: each record exactly once
+    check_invariants(pg_url, pages)
+    order = commit_order(pg_url)
+    assert [tuple(r) for r in pg_rows(pg_url, VERDICTS)] == single_writer_verdicts(tmp_path, pages, order)
