@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import types
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -81,7 +82,7 @@ def _origin(url: URL) -> tuple[str, str, int | None]:
 def _sent_trace() -> aiohttp.TraceConfig:
     """Tell the limiter the moment a request's headers are on the wire."""
 
-    async def on_sent(session, ctx, params) -> None:
+    async def on_sent(session: aiohttp.ClientSession, ctx: types.SimpleNamespace, params: object) -> None:
         if ctx.trace_request_ctx is not None:
             ctx.trace_request_ctx.sent()
 
@@ -147,11 +148,19 @@ class Fetcher:
             self._session._retry_connection = False
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self._session is not None:
             await self._session.close()  # does not close a resolver it was handed
-            await self._resolver.close()
             self._session = None
+        if self._resolver is not None:
+            await self._resolver.close()
+            self._resolver = None
+
+    def _live(self) -> tuple[aiohttp.ClientSession, GuardedResolver]:
+        """The session and resolver of an entered fetcher."""
+        if self._session is None or self._resolver is None:
+            raise RuntimeError("use 'async with Fetcher(cfg) as fetcher'")
+        return self._session, self._resolver
 
     async def fetch(
         self,
@@ -167,8 +176,7 @@ class Fetcher:
         `admit` (the pipeline's slot) is entered once the host grants a start, before the
         request is sent, and left on a redirect and before a retry's pause; the caller leaves
         it when done with the result."""
-        if self._session is None:
-            raise RuntimeError("use 'async with Fetcher(cfg) as fetcher'")
+        self._live()
         try:
             return await self._fetch(url, kind, etag, last_modified, body_hash, admit)
         except asyncio.CancelledError:
@@ -177,7 +185,8 @@ class Fetcher:
             log.exception("unexpected error fetching %s", url)
             return FetchFailure(url, "connection", f"unexpected {_one_line(e)}")
 
-    async def _fetch(self, url, kind, etag, last_modified, body_hash, admit):
+    async def _fetch(self, url: str, kind: str, etag: str | None, last_modified: str | None,
+                     body_hash: str | None, admit: Admission | None) -> Page | NotModified | FetchFailure:
         try:
             target = URL(url)
         except (ValueError, TypeError) as e:
@@ -192,7 +201,7 @@ class Fetcher:
         cfg = self.cfg
         for attempt in range(cfg.retries + 1):
             result, retry = await self._attempt(url, target, kind, headers, body_hash, etag, last_modified, admit)
-            if not retry or attempt == cfg.retries:
+            if not retry or attempt == cfg.retries or not isinstance(result, FetchFailure):
                 return result
             if admit is not None:
                 admit.leave()
@@ -201,15 +210,18 @@ class Fetcher:
             await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _attempt(self, url, target, kind, headers, body_hash, etag, last_modified, admit):
+    async def _attempt(self, url: str, target: URL, kind: str, headers: dict[str, str], body_hash: str | None,
+                       etag: str | None, last_modified: str | None, admit: Admission | None
+                       ) -> tuple[Page | NotModified | FetchFailure, bool]:
         """One try, following redirects. Returns (result, worth retrying)."""
         cfg = self.cfg
+        session, resolver = self._live()
         target = target.with_fragment(None)  # never sent; would hide a loop back to this URL
         seen = {str(target)}
         jar: aiohttp.CookieJar | None = None
         current = target
         for _hop in range(cfg.max_redirects + 1):
-            refused = self._resolver.check_host(current.raw_host or "")  # every spelling of an address
+            refused = resolver.check_host(current.raw_host or "")  # every spelling of an address
             if refused:
                 where = f" (redirected to {current})" if current is not target else ""
                 return FetchFailure(url, "refused", refused + where), False
@@ -219,10 +231,10 @@ class Fetcher:
                     return FetchFailure(url, "robots", why), False
             cookies = jar.filter_cookies(current) if jar is not None else None
             try:
-                async with self.limiter.slot(current.host) as start:
+                async with self.limiter.slot(current.host or "") as start:
                     if admit is not None:
                         await admit.enter()
-                    async with self._session.get(
+                    async with session.get(
                         current, headers=headers, allow_redirects=False, cookies=cookies,
                         trace_request_ctx=start, auth=None if current.user else self._auth.get(_origin(current)),
                     ) as resp:
@@ -272,10 +284,11 @@ class Fetcher:
             return FetchFailure(url, "connection", _one_line(e)), True
         raise e
 
-    async def _response(self, url, resp: aiohttp.ClientResponse, kind, body_hash, etag, last_modified):
+    async def _response(self, url: str, resp: aiohttp.ClientResponse, kind: str, body_hash: str | None,
+                        etag: str | None, last_modified: str | None) -> tuple[Page | NotModified | FetchFailure, bool]:
         """Turn a final (non-redirect) response into a result. Returns (result, worth retrying)."""
         cfg = self.cfg
-        headers = {}
+        headers: dict[str, str] = {}
         for k, v in resp.headers.items():
             k = k.lower()
             if k not in HEADERS_DROPPED:
@@ -286,7 +299,7 @@ class Fetcher:
             return NotModified(url, new_etag or etag, new_lm or last_modified), False
         if not 200 <= resp.status < 300:
             retry_after = parse_retry_after(headers.get("retry-after"), cfg.max_retry_after)
-            if retry_after:
+            if retry_after and resp.url.host:
                 self.limiter.defer(resp.url.host, retry_after)  # the whole host asked us to wait
             msg = f"HTTP {resp.status} {resp.reason or ''}".strip()
             if retry_after is not None:
@@ -296,7 +309,8 @@ class Fetcher:
 
         content_type = headers.get("content-type")
         if kind != "robots" and (mime := binary_type(content_type, kind)):
-            return FetchFailure(url, "content_type", f"{mime} is not a {kind} (body not read)", status=resp.status), False
+            failure = FetchFailure(url, "content_type", f"{mime} is not a {kind} (body not read)", status=resp.status)
+            return failure, False
         cap = ROBOTS_MAX_BYTES if kind == "robots" else cfg.max_bytes
         too_large = FetchFailure(url, "too_large", f"body over {cap} bytes", status=resp.status)
         if resp.content_length is not None and resp.content_length > cap:
@@ -314,6 +328,7 @@ class Fetcher:
         decoded = charset.decode(body, content_type, detect=False)
         if decoded is None:  # charset-normalizer needed (~11 ms): on a thread, not on the event loop
             decoded = await asyncio.to_thread(charset.decode, body, content_type)
+            assert decoded is not None  # with detection, decode always decides
         page = Page(
             url=url,
             final_url=str(resp.url),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -83,7 +84,7 @@ class HostLimiter:
         h.next_start = max(h.next_start, time.monotonic() + seconds)
 
     @asynccontextmanager
-    async def slot(self, host: str):
+    async def slot(self, host: str) -> AsyncIterator[Start]:
         """Hold one of the host's concurrency slots; yields a Start to mark when sent.
 
         If the caller never calls `sent()` (e.g. the connect failed), the start is
