@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 
 import click
@@ -53,6 +54,8 @@ def check(cfg: Config) -> None:
     conn = open_readonly(cfg.database)
     try:
         problems = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+    except sqlite3.DatabaseError as e:  # damage that stops the check itself (a b-tree root page)
+        problems = [f"the check could not finish: {e}"]
     finally:
         conn.close()
     if problems != ["ok"]:
