@@ -25,7 +25,13 @@ def _archive_option(f: Any) -> Any:
 def _open_archive(archive: tuple[str, str] | None) -> WarcArchive | None:
     if not archive:
         return None
+    from pathlib import Path
+
     from ingest.run.archive import WarcArchive
+
+    parent = Path(archive[1]).absolute().parent
+    if not parent.is_dir():  # DIR itself is created; a mistyped path is not, with all its parents
+        fail(f"no folder {parent} for the archive {archive[1]} (create it first)", USAGE)
 
     return WarcArchive(archive[1])
 
