@@ -134,3 +134,14 @@ def test_missing_folders_are_one_line_and_exit_2(tmp_path, world):
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.startswith(f"ingest: {words}") and r.stderr.count("\n") == 1, (args, r.stderr)
     assert not (tmp_path / "no").exists()  # nothing created on the way
+
+
+def test_a_url_file_may_comment_after_the_url(tmp_path, world):
+    """`URL  # why` in a --urls file is the URL; a `#` inside a URL stays its fragment."""
+    cfg = write_config(tmp_path / "c.yaml", tmp_path / "u.db", [])
+    a, b = world.url("harbour-times", "summit-0"), world.url("harbour-times", "summit-1")
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"# the summit\n{a}  # the handshake\n\t{b}#top\t# with a fragment\n")
+    r = ingest_cli("backfill", "--config", str(cfg), "--urls", str(urls), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [a, f"{b}#top"]
