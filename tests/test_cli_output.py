@@ -136,12 +136,15 @@ def test_missing_folders_are_one_line_and_exit_2(tmp_path, world):
     assert not (tmp_path / "no").exists()  # nothing created on the way
 
 
-def test_a_url_file_may_comment_after_the_url(tmp_path, world):
-    """`URL  # why` in a --urls file is the URL; a `#` inside a URL stays its fragment."""
+def test_a_url_file_may_comment_after_the_url_and_a_dry_run_writes_nothing(tmp_path, world):
+    """`URL  # why` in a --urls file is the URL; a `#` inside a URL stays its fragment. The dry
+    run creates neither the database nor the archive folder."""
     cfg = write_config(tmp_path / "c.yaml", tmp_path / "u.db", [])
     a, b = world.url("harbour-times", "summit-0"), world.url("harbour-times", "summit-1")
     urls = tmp_path / "urls.txt"
     urls.write_text(f"# the summit\n{a}  # the handshake\n\t{b}#top\t# with a fragment\n")
-    r = ingest_cli("backfill", "--config", str(cfg), "--urls", str(urls), "--dry-run")
+    r = ingest_cli("backfill", "--config", str(cfg), "--urls", str(urls), "--dry-run",
+                   "--archive", "warc", str(tmp_path / "warc"))
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == [a, f"{b}#top"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "urls.txt"]  # a dry run writes nothing

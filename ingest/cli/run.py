@@ -153,7 +153,7 @@ def backfill(cfg: Config, urls: tuple[str, ...], url_file: str | None, sitemaps:
     sources = ([bf.from_urls(todo)] if todo else []) + ([bf.from_sitemaps(list(sitemaps), since_dt, until_dt, sm_stats)]
                                                         if sitemaps else []) + ([bf.from_warcs(warc_files, warc_stats)]
                                                                                 if warc_files else [])
-    store = _open_archive(archive)
+    store = None if dry_run else _open_archive(archive)  # a dry run creates no folder either
     total: Counter[str] = Counter()
     try:
         for source in sources:
