@@ -54,6 +54,7 @@ def setup_logging(fmt: str = "text", verbosity: int = 0, file: str | None = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel({-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG))
+    logging.captureWarnings(True)  # a library's warnings.warn() becomes a log line too (JSON in json mode)
     for noisy in _NOISY:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
 
@@ -61,6 +62,11 @@ def setup_logging(fmt: str = "text", verbosity: int = 0, file: str | None = None
 def say(line: str, **fields: Any) -> None:
     """A command's own summary line on stderr: plain text, or a JSON object with `fields`."""
     print(_render("info", line, fields), file=sys.stderr, flush=True)
+
+
+def warn(line: str, **fields: Any) -> None:
+    """A command's warning on stderr ("ingest: warning: ..." in text, a JSON object in json)."""
+    print(_render("warning", line, fields), file=sys.stderr, flush=True)
 
 
 def error(line: str, **fields: Any) -> None:
@@ -73,7 +79,7 @@ def _render(level: str, line: str, fields: dict[str, Any]) -> str:
         ts = datetime.now(UTC).isoformat(timespec="milliseconds")
         return json.dumps({"ts": ts, "level": level, "logger": "ingest", "msg": line, **fields}, default=str,
                           ensure_ascii=False)
-    return f"ingest: {line}" if level == "error" else line
+    return {"error": f"ingest: {line}", "warning": f"ingest: warning: {line}"}.get(level, line)
 
 
 class Quota:

@@ -141,9 +141,3 @@ def test_private_addresses_refused_by_default(world, tmp_path):
     assert "feed failed" in r.stderr and "none of the 1 feeds could be read" in r.stderr
     assert counts(db)["articles"] == 0
 
-
-def test_demo_runs_offline():
-    r = ingest_cli("demo")
-    assert r.returncode == 0, r.stderr
-    assert "duplicate:exact" in r.stdout and "garbled" in r.stdout
-    assert "Second pass" in r.stdout and " v2 " in r.stdout

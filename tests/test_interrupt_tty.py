@@ -209,3 +209,18 @@ def test_export(big, tmp_path):
     assert "Traceback" not in terminal and "KeyboardInterrupt" not in terminal, terminal
     assert lines(terminal)[-1] == f"ingest: export interrupted by SIGINT; {target} not written"
     assert list(out.iterdir()) == []  # neither the temporary file nor a half-written export
+
+
+def test_reextract_and_demo(slow_site, tmp_path):
+    """The other commands that start workers: ^C while their forkserver starts."""
+    db = tmp_path / "r.db"
+    cfg = daemon_config(tmp_path / "c.yaml", db, [], workers=2)
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(slow_site.url(f"/article/r{i}") + "\n" for i in range(5)))
+    backfill = subprocess.run([sys.executable, "-m", "ingest", "backfill", "--config", str(cfg), "--urls", str(urls)],
+                              capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert backfill.returncode == 0, backfill.stderr
+    code, terminal = press_ctrl_c(["reextract", "--config", str(cfg)], helpers_started(1))
+    assert_one_line_130(code, terminal)
+    code, terminal = press_ctrl_c(["demo"], printed("Database:"), cwd=tmp_path)
+    assert_one_line_130(code, terminal)

@@ -3,9 +3,9 @@
 Exit codes (README "Exit codes"):
   0    success
   1    the command ran but did not do what it was asked (nothing stored, every feed failing,
-       a busy port, another daemon on the database)
+       another daemon on the database)
   2    bad usage: an unknown option, a bad config, a bad path (`--db` a folder, not SQLite,
-       missing, or in a missing folder)
+       missing, or in a missing folder; an output or archive in a missing folder), a busy port
   3    storage fault: the database cannot be used safely (read-only, disk full, corrupt)
   128+n  stopped by signal n (130 Ctrl-C, 143 SIGTERM); everything stored is kept
 """

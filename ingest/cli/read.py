@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import click
 
@@ -69,6 +70,8 @@ def export_cmd(cfg: Config, fmt: str, output: str, versions: bool, since: str | 
         raise click.UsageError(f"--clean and --flag {flag} exclude each other")
     if csv_raw and fmt != "csv":
         raise click.UsageError("--csv-raw applies to --format csv only")
+    if output != "-" and not Path(output).absolute().parent.is_dir():
+        fail(f"no folder {Path(output).absolute().parent} for {output} (create it first)", USAGE)
     filters = ExportFilters(since=since, until=until, topic=topic, site=site, clean=clean, flag=flag)
     stopped: list[int] = []
 
@@ -189,7 +192,7 @@ def serve_cmd(cfg: Config, host: str, port: int, open_browser: bool, max_memory:
         serve(cfg.database, host=host, port=port, open_browser=open_browser, max_memory=max_memory * 2**20,
               max_value_bytes=max_value)
     except PortBusy as e:
-        fail(str(e), FAILED)
+        fail(str(e), USAGE)
 
 
 @click.command()

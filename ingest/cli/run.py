@@ -50,7 +50,13 @@ def _start_cluster(cfg: Config, spec: str | None) -> Cluster | None:
 def _open_archive(archive: tuple[str, str] | None) -> WarcArchive | None:
     if not archive:
         return None
+    from pathlib import Path
+
     from ingest.run.archive import WarcArchive
+
+    parent = Path(archive[1]).absolute().parent
+    if not parent.is_dir():  # DIR itself is created; a mistyped path is not, with all its parents
+        fail(f"no folder {parent} for the archive {archive[1]} (create it first)", USAGE)
 
     return WarcArchive(archive[1])
 
@@ -180,7 +186,7 @@ def backfill(cfg: Config, urls: tuple[str, ...], url_file: str | None, sitemaps:
                                                         if sitemaps else []) + ([bf.from_warcs(warc_files, warc_stats)]
                                                                                 if warc_files else [])
     engine = None if dry_run else _start_cluster(cfg, cluster)
-    store = _open_archive(archive)
+    store = None if dry_run else _open_archive(archive)  # a dry run creates no folder either
     total: Counter[str] = Counter()
     try:
         for source in sources:
@@ -275,15 +281,20 @@ def reextract(cfg: Config, since: str | None) -> None:
 @command_options
 @click.option("--keep", is_flag=True, help="Keep the demo database (its path is printed); default: a temp dir.")
 def demo(cfg: Config, keep: bool) -> None:
-    """Serve a generated news world on 127.0.0.1, ingest it, show what was stored and flagged.
+    """Serve four made-up news sites on 127.0.0.1, ingest them, tell what was kept, copied and garbled.
 
-    Needs no network. `--db` keeps the database where you say.
+    Needs no network. The story goes to stdout; the log of the two passes only with -v. `--db`
+    (or --keep) keeps the database, and the commands printed at the end explore it.
 
     \b
     Example:
-      ingest demo --db demo.db && ingest explain --db demo.db https://evening-post.example/news/summit-handshake
+      ingest demo --db demo.db && ingest stats --db demo.db
     """
+    import logging
+
     from ingest.demo.run import demo as run_demo
 
+    if logging.getLogger().getEffectiveLevel() == logging.INFO:  # neither -v nor -q: the story, not the log
+        logging.getLogger("ingest").setLevel(logging.WARNING)
     db = cfg.database if cfg.database != Config().database else None
-    raise SystemExit(run_interruptible(run_demo(db, keep=keep, cfg=cfg)))
+    raise SystemExit(run_interruptible(run_demo(db, keep=keep)))

@@ -10,8 +10,10 @@ import asyncio
 import contextlib
 import html
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from email.utils import format_datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -59,19 +61,20 @@ def render_feed(kind: str, outlet: str, base: str, stories: list[Story]) -> str:
         return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>{name}</title>'
                 f"<id>{base}/</id><updated>2018-06-12T00:00:00Z</updated>{body}</feed>")
     if kind == "rss1":
-        return ('<?xml version="1.0" encoding="utf-8"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        return ('<?xml version="1.0" encoding="utf-8"?>'
+                '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
                 'xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
-                f'<channel rdf:about="{base}/"><title>{name}</title><link>{base}/</link><description>news</description></channel>'
-                f"{body}</rdf:RDF>")
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{name}</title><link>{base}/</link>'
-            f"<description>news</description><ttl>15</ttl>{body}</channel></rss>")
+                f'<channel rdf:about="{base}/"><title>{name}</title><link>{base}/</link>'
+                f"<description>news</description></channel>{body}</rdf:RDF>")
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{name}</title>'
+            f"<link>{base}/</link><description>news</description><ttl>15</ttl>{body}</channel></rss>")
 
 
 class Outlet:
     """One news site: its stories, its pages and its feed."""
 
-    def __init__(self, name: str, stories: list[Story], feed_kind: str):
-        self.name, self.feed_kind = name, feed_kind
+    def __init__(self, name: str, stories: list[Story], feed_kind: str, host: str = "127.0.0.1"):
+        self.name, self.feed_kind, self.host = name, feed_kind, host
         self.stories = {s.slug: s for s in stories}
         self.port = 0
         self.hits: dict[str, int] = {}
@@ -80,7 +83,7 @@ class Outlet:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def feed_url(self) -> str:
@@ -103,7 +106,8 @@ class Outlet:
                                 content_type=ctype)
         slug = path.strip("/").removesuffix(".html")
         if slug in self.stories:
-            return web.Response(text=render_page(self.name, self.stories[slug], self.url(slug)), content_type="text/html")
+            page = render_page(self.name, self.stories[slug], self.url(slug))
+            return web.Response(text=page, content_type="text/html")
         raise web.HTTPNotFound()
 
     async def start(self) -> None:
@@ -113,7 +117,7 @@ class Outlet:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
         if self._runner:
@@ -121,11 +125,21 @@ class Outlet:
 
 
 class NewsWorld:
-    """Several outlets, started together. `edit()` changes a page while serving."""
+    """Several outlets, started together. `edit()` changes a page while serving.
 
-    def __init__(self, stories: dict[str, list[Story]] | None = None):
+    `named`: each outlet is `http://<name>.example:<port>` instead of `http://127.0.0.1:<port>`,
+    for readers who pin those names to 127.0.0.1 (`pins`, the Fetcher's `hosts`): the demo.
+    """
+
+    def __init__(self, stories: dict[str, list[Story]] | None = None, named: bool = False):
         stories = stories or world()
-        self.outlets = {name: Outlet(name, s, FEED_KINDS[i % 3]) for i, (name, s) in enumerate(stories.items())}
+        self.outlets = {name: Outlet(name, s, FEED_KINDS[i % 3], f"{name}.example" if named else "127.0.0.1")
+                        for i, (name, s) in enumerate(stories.items())}
+
+    @property
+    def pins(self) -> dict[str, str]:
+        """Host name -> address of every outlet."""
+        return {o.host: "127.0.0.1" for o in self.outlets.values()}
 
     @property
     def feed_urls(self) -> list[str]:
@@ -134,7 +148,7 @@ class NewsWorld:
     def url(self, outlet: str, slug: str) -> str:
         return self.outlets[outlet].url(slug)
 
-    def edit(self, outlet: str, slug: str, **changes) -> None:
+    def edit(self, outlet: str, slug: str, **changes: Any) -> None:
         """Replace fields of one story (e.g. text=..., title=...)."""
         o = self.outlets[outlet]
         o.stories[slug] = replace(o.stories[slug], **changes)
@@ -148,15 +162,15 @@ class NewsWorld:
         for o in self.outlets.values():
             await o.stop()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> NewsWorld:
         return await self.start()
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
     @classmethod
     @contextlib.contextmanager
-    def threaded(cls, stories=None):
+    def threaded(cls, stories: dict[str, list[Story]] | None = None) -> Iterator[NewsWorld]:
         """Serve from a background thread (for tests that run the CLI as a subprocess)."""
         w = cls(stories)
         loop = asyncio.new_event_loop()

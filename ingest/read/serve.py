@@ -29,7 +29,6 @@ import ipaddress
 import os
 import socket
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Any
 
 from pluggy import HookimplMarker
 
-from ingest.logs import say
+from ingest.logs import say, warn
 
 from .query import (
     ARTICLE_VERSIONS_SQL,
@@ -331,9 +330,8 @@ def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, open_b
     from datasette.cli import check_databases
 
     if not is_loopback(host):
-        print(f"ingest: warning: serving on {host}, not a loopback address: anyone who can reach it can read "
-              "the whole database and run SQL on it (no authentication); --host 127.0.0.1 keeps it local",
-              file=sys.stderr, flush=True)
+        warn(f"serving on {host}, not a loopback address: anyone who can reach it can read the whole database "
+             "and run SQL on it (no authentication); --host 127.0.0.1 keeps it local", host=host)
     ds = make_datasette(db_path, max_value_bytes)
     asyncio.run(check_databases(ds))
     sock = listen(host, port)  # bound here: a busy port is one line, and port 0 gets its number
