@@ -28,7 +28,8 @@ class PostgresStore(SQLiteStore):
 
 
 _CLAIM = ("INSERT INTO host_leases (host, owner, expires_at) "
-          "VALUES (?, ?, clock_timestamp() + make_interval(secs => ?)) ON CONFLICT (host) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at "
+          "VALUES (?, ?, clock_timestamp() + make_interval(secs => ?)) ON CONFLICT (host) "
+          "DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at "
           "WHERE host_leases.owner = excluded.owner OR host_leases.expires_at < clock_timestamp() RETURNING owner")
 
 
