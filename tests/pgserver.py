@@ -49,8 +49,11 @@ class PgServer:
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self._user: list[str] = []
-        if os.geteuid() == 0:  # the server refuses root: drop to the postgres user
-            pw = pwd.getpwnam("postgres")
+        if os.geteuid() == 0:  # the server refuses root: drop to the postgres user (or nobody)
+            try:
+                pw = pwd.getpwnam("postgres")
+            except KeyError:
+                pw = pwd.getpwnam("nobody")
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
             self._user = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups"]
         subprocess.run([*self._user, str(bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",

@@ -220,3 +220,37 @@ def test_backfill_export_and_reading_commands_on_postgres(world, tmp_path, pg_ur
     # serve refuses with one line naming the alternative
     r = ingest_cli("serve", "--config", str(cfg), "--db", pg_url)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "db copy" in r.stderr
+
+
+def test_db_copy_round_trip_sqlite_postgres_sqlite(world, tmp_path, pg_url):
+    from ingest.store.copy import TABLES
+
+    db = tmp_path / "news.db"
+    cfg = write_config(tmp_path / "c.yaml", db, world.feed_urls)
+    assert ingest_cli("run", "--once", "--config", str(cfg)).returncode == 0
+    r = ingest_cli("db", "copy", str(db), pg_url, "--config", str(cfg))
+    assert r.returncode == 0 and "copied 8 articles" in r.stderr, r.stderr
+    assert summary_pg(pg_url) == summary_sqlite(db)
+    back = tmp_path / "back.db"
+    r = ingest_cli("db", "copy", pg_url, str(back), "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    for table in TABLES:  # every row of every table, ids included
+        assert sorted(sqlite_rows(back, f"SELECT * FROM {table}")) == sorted(sqlite_rows(db, f"SELECT * FROM {table}"))
+    import ingest
+
+    with ingest.open(back) as a, ingest.open(db) as b:  # the FTS index was rebuilt on the way in
+        assert [x.url for x in a.search("Singapore")] == [x.url for x in b.search("Singapore")] != []
+    # a new article after the copy gets a fresh id on PostgreSQL
+    from datetime import UTC, datetime
+
+    from ingest.demo.stories import summit_story
+
+    ht = world.outlets["harbour-times"]
+    fresh = summit_story(77, datetime(2018, 6, 13, tzinfo=UTC))
+    ht.stories[fresh.slug] = fresh
+    r = ingest_cli("backfill", ht.url(fresh.slug), "--config", str(cfg), "--db", pg_url)
+    assert r.returncode == 0, r.stderr
+    assert pg_rows(pg_url, "SELECT count(*), count(DISTINCT id) FROM articles")[0] == (9, 9)
+    # a destination that holds a corpus is refused, with one line
+    r = ingest_cli("db", "copy", str(db), pg_url, "--config", str(cfg))
+    assert r.returncode == 2 and "already holds a corpus" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -1,7 +1,7 @@
 """The `ingest` command: a thin layer over the library functions of each stage.
 
 Commands live by what they drive: cli/run.py (run, backfill, reextract, demo), cli/read.py
-(export, serve, stats, history, explain, health), cli/admin.py (config check, check). Each
+(export, serve, stats, history, explain, health), cli/admin.py (config check, check, db copy). Each
 imports its stage only when it runs, so `ingest run` reaches its forkserver and first fetch
 without loading what other commands need. Exit codes: cli/common.py.
 """
@@ -17,7 +17,7 @@ from .common import fail
 SECTIONS = {
     "Collect": ("run", "backfill", "reextract", "demo"),
     "Read": ("export", "stats", "history", "explain", "serve", "health"),
-    "Maintain": ("config", "check"),
+    "Maintain": ("config", "check", "db"),
 }
 
 
@@ -48,7 +48,7 @@ def cli() -> None:
 
 
 for command in (run.run, run.backfill, run.reextract, run.demo, read.export_cmd, read.stats, read.history_cmd,
-                read.explain_cmd, read.serve_cmd, read.health, admin.config, admin.check):
+                read.explain_cmd, read.serve_cmd, read.health, admin.config, admin.check, admin.db):
     cli.add_command(command)
 
 

@@ -1,4 +1,4 @@
-"""Commands that maintain: config check, check (the database's integrity)."""
+"""Commands that maintain: config check, check (the database's integrity), db copy."""
 from __future__ import annotations
 
 import json
@@ -66,3 +66,29 @@ def check(cfg: Config) -> None:
         fail(f"{cfg.database} is damaged: {n} problem{'s' * (n != 1)} (first: {problems[0]})", STORAGE)
     say(f"{cfg.database}: ok")
     sys.exit(0)
+
+
+@click.group()
+def db() -> None:
+    """The database itself: move a corpus between SQLite and PostgreSQL."""
+
+
+@db.command("copy")
+@command_options
+@click.argument("src")
+@click.argument("dst")
+def db_copy(cfg: Config, src: str, dst: str) -> None:
+    """Copy the corpus at SRC into the new database DST (SQLite file or postgresql:// URL, either way).
+
+    Every table with its ids, from one consistent read of SRC, in one transaction on DST; DST
+    must hold no corpus yet. Read-only on SRC: it can run beside the daemon.
+
+    \b
+    Examples:
+      ingest db copy ingest.db postgresql://ingest@db.example/news     # a team outgrows one file
+      ingest db copy postgresql://analyst@db.example/news snapshot.db  # a snapshot to serve or mail
+    """
+    from ingest.store.copy import copy_corpus
+
+    report = copy_corpus(src, dst)
+    say(report.summary(), counts=report.rows)

@@ -47,6 +47,7 @@ from ingest.store.errors import StoreError
 from ingest.store.schedule import cache_hint
 from ingest.times import now
 
+from .leases import HostLeases
 from .metrics import Metrics
 
 log = logging.getLogger("ingest.pipeline")
@@ -193,6 +194,7 @@ class Pipeline:
         self.pool: ExtractPort | None = None
         self.fetcher: FetchPort | None = None
         self._fetcher: Fetcher | None = None
+        self.leases = HostLeases(store.leases, cfg.fetch.per_host_delay)
 
     async def __aenter__(self) -> Pipeline:
         # Worker processes first: they must not inherit sockets (see extract/pool.py).
@@ -212,6 +214,7 @@ class Pipeline:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
+            await self.leases.close()
             if self._fetcher:
                 await self._fetcher.__aexit__(None, None, None)
             if self._archive_thread:
@@ -316,7 +319,8 @@ class Pipeline:
             if isinstance(known, OffTopic):
                 return self._done("off_topic")
             at, started = now(), time.monotonic()
-            result = await self.fetcher.fetch(candidate.url, kind="article", admit=slot)
+            async with self.leases.hold(candidate.url):
+                result = await self.fetcher.fetch(candidate.url, kind="article", admit=slot)
             fetch_log = FetchLog.of(result, "article", at, (time.monotonic() - started) * 1000)
             if self.metrics:
                 self.metrics.fetched(fetch_log)
@@ -377,9 +381,10 @@ class Pipeline:
         """
         assert self.fetcher is not None
         at, started = now(), time.monotonic()
-        result = await (self.fetcher.fetch(feed.url, kind="feed", etag=feed.etag, last_modified=feed.last_modified,
-                                           body_hash=feed.body_hash) if conditional
-                        else self.fetcher.fetch(feed.url, kind="feed"))
+        async with self.leases.hold(feed.url):
+            result = await (self.fetcher.fetch(feed.url, kind="feed", etag=feed.etag,
+                                               last_modified=feed.last_modified, body_hash=feed.body_hash)
+                            if conditional else self.fetcher.fetch(feed.url, kind="feed"))
         fetch_log = FetchLog.of(result, "feed", at, (time.monotonic() - started) * 1000)
         if isinstance(result, FetchFailure):
             poll = Poll(fetch_log, ok=False, error=result.message, failure=result.kind, hint=result.retry_after)

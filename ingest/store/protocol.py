@@ -68,6 +68,17 @@ class ReextractStore(Protocol):
         """A re-extraction of a stored page: a changed text becomes a "reextract" version."""
 
 
+class LeaseStore(Protocol):
+    async def claim(self, host: str, owner: str, ttl: float) -> bool:
+        """Take or renew the lease on `host` for `ttl` seconds; False while another owner's is live."""
+
+    async def renew(self, hosts: Sequence[str], owner: str, ttl: float) -> set[str]:
+        """Extend the owner's leases; the hosts whose lease it still held."""
+
+    async def release(self, host: str, owner: str, after: float) -> None:
+        """Give a host up; another owner may take it `after` seconds from now (the host's delay)."""
+
+
 class Store(Protocol):
     @property
     def feeds(self) -> FeedStore: ...
@@ -80,6 +91,9 @@ class Store(Protocol):
 
     @property
     def reextract(self) -> ReextractStore: ...
+
+    @property
+    def leases(self) -> LeaseStore: ...
 
     async def known(self, candidate: Candidate) -> Known | OffTopic | None:
         """The stored article a candidate names (by any of its keys), or that it was off topic."""

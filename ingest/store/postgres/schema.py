@@ -305,6 +305,14 @@ MIGRATIONS: list[str] = [
              ELSE 'ok' END AS status
     FROM feeds f;
     """,
+    # 2: host leases (ingest/run/leases.py): which process may fetch from a host now
+    """
+    CREATE TABLE host_leases (
+        host TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL   -- the database's clock: one clock for every process
+    );
+    """,
 ]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ingest.config import Config
@@ -23,6 +23,7 @@ from ingest.records import Candidate, Extracted, FetchLog, Stored
 from ingest.store.errors import STORAGE_FAULT, StoreError
 from ingest.store.identity import identify
 from ingest.store.sqlite.articles import Articles
+from ingest.store.sqlite.corpus import SQLiteCorpus
 from ingest.store.sqlite.writer import Writer
 
 from .connection import PgConnection, connect, redact
@@ -51,6 +52,21 @@ def lock_keys(items: Sequence[_Item]) -> list[int]:
     return sorted(keys)
 
 
+class PgCorpus(SQLiteCorpus):
+    """The corpus index over PostgreSQL: the look-ups by many keys are one statement with an
+    array parameter (the same text every time, so prepared once) instead of SQLite's compound
+    SELECT, whose text changes with the number of keys and would be planned again each time."""
+
+    def _capped(self, table: str, col: str, extra: str, keys: Iterable[int], cap: int) -> list[tuple[int, ...]]:
+        keys = list(keys)
+        if not keys:
+            return []
+        return list(self.conn.execute(
+            f"SELECT k.key, t.article_id{extra.replace(', ', ', t.')} FROM unnest(?::bigint[]) AS k(key) "
+            f"CROSS JOIN LATERAL (SELECT article_id{extra} FROM {table} WHERE {col} = k.key LIMIT {int(cap)}) t",
+            (keys,)).fetchall())
+
+
 class PgArticles(Articles):
     def lock_article(self, article_id: int) -> None:
         self.conn.execute("SELECT 1 FROM articles WHERE id = ? FOR UPDATE", (article_id,))
@@ -61,6 +77,7 @@ class PgArticles(Articles):
 
 class PgWriter(Writer):
     articles_class = PgArticles
+    corpus_class = PgCorpus
     begin = "BEGIN"
 
     @classmethod

@@ -70,6 +70,7 @@ class SQLiteStore:
         self.recheck = _Rechecks(self)
         self.backfill = _Backfill(self)
         self.reextract = _Reextract(self)
+        self.leases: _Leases = _SoleWriter()
         self._thread: ThreadPoolExecutor | None = None
         self._writer: Writer | None = None
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
@@ -271,3 +272,29 @@ class _Reextract:
 
     async def store(self, job: ReextractJob, extracted: Extracted) -> Stored:
         return await self._store.execute_fn(lambda w: w.articles.reextracted(job.article_id, extracted))
+
+
+class _Leases:
+    """Host leases (protocol.py LeaseStore)."""
+
+    async def claim(self, host: str, owner: str, ttl: float) -> bool:
+        raise NotImplementedError
+
+    async def renew(self, hosts: Sequence[str], owner: str, ttl: float) -> set[str]:
+        raise NotImplementedError
+
+    async def release(self, host: str, owner: str, after: float) -> None:
+        raise NotImplementedError
+
+
+class _SoleWriter(_Leases):
+    """On SQLite one daemon owns the file (its lock): every host is always its own."""
+
+    async def claim(self, host: str, owner: str, ttl: float) -> bool:
+        return True
+
+    async def renew(self, hosts: Sequence[str], owner: str, ttl: float) -> set[str]:
+        return set(hosts)
+
+    async def release(self, host: str, owner: str, after: float) -> None:
+        return None

@@ -31,13 +31,14 @@ class Writer:
     """The writer connection and the entity parts that use it (articles, corpus index, feeds, re-checks)."""
 
     articles_class = Articles
+    corpus_class = SQLiteCorpus
     begin = "BEGIN IMMEDIATE"
 
     def __init__(self, conn: sqlite3.Connection, cfg: Config, path: str = ""):
         self.conn = conn
         self.cfg = cfg
         self.path = path
-        self.corpus = SQLiteCorpus(self.conn)
+        self.corpus = self.corpus_class(self.conn)
         self.articles = self.articles_class(self.conn, cfg, self.corpus)
         self.feeds = Feeds(self.conn, cfg.schedule, cfg.retention)
         self.rechecks = Rechecks(self.conn, cfg.schedule)

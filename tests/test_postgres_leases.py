@@ -1,0 +1,113 @@
+"""Politeness across processes on PostgreSQL: host leases in the database (ingest/run/leases.py)."""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp import web
+from conftest import write_config
+from test_postgres_writers import finish
+
+from ingest.config import Config
+from ingest.demo.site import render_page
+from ingest.demo.stories import summit_story
+from ingest.store import open_store
+
+pytestmark = pytest.mark.timeout(300)
+DELAY = 0.3
+PAGES = 6
+
+
+class LoggingSite:
+    """One host: a feed of PAGES summit articles; every request is slow and logged (start, end)."""
+
+    def __init__(self):
+        self.log: list[tuple[float, float, str]] = []
+        self.stories = [summit_story(700 + i, datetime(2018, 6, 12, tzinfo=UTC) + timedelta(hours=i))
+                        for i in range(PAGES)]
+        self.port = 0
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        start = time.monotonic()
+        await asyncio.sleep(0.1)
+        base = f"http://127.0.0.1:{self.port}"
+        if request.path == "/feed.xml":
+            items = "".join(f"<item><title>{s.title}</title><link>{base}/{s.slug}</link><guid>{s.slug}</guid></item>"
+                            for s in self.stories)
+            body, ctype = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>', \
+                "application/rss+xml"
+        else:
+            story = next((s for s in self.stories if request.path == f"/{s.slug}"), None)
+            if story is None:
+                self.log.append((start, time.monotonic(), request.path))
+                raise web.HTTPNotFound()
+            body, ctype = render_page("site", story, f"{base}/{story.slug}"), "text/html"
+        self.log.append((start, time.monotonic(), request.path))
+        return web.Response(text=body, content_type=ctype)
+
+    def __enter__(self):
+        threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True).start()
+        assert self._ready.wait(10)
+        return self
+
+    async def _serve(self):
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self.handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        self._stop = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._ready.set()
+        await self._stop.wait()
+        await runner.cleanup()
+
+    def __exit__(self, *exc):
+        self._loop.call_soon_threadsafe(self._stop.set)
+
+
+def test_two_daemons_never_exceed_a_hosts_concurrency_or_delay(tmp_path, pg_url):
+    import subprocess
+    import sys
+
+    with LoggingSite() as site:
+        cfg = write_config(tmp_path / "c.yaml", tmp_path / "unused.db", [f"http://127.0.0.1:{site.port}/feed.xml"],
+                           topics=[], per_host_concurrency=1, per_host_delay=DELAY, obey_robots=False)
+        procs = [subprocess.Popen([sys.executable, "-m", "ingest", "run", "--once", "--config", str(cfg), "--db",
+                                   pg_url, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        for p in procs:
+            finish(p)
+        log = sorted(site.log)
+    assert len(log) == 2 * (1 + PAGES)  # each daemon read the feed and every page (run --once re-fetches)
+    for (s1, e1, _), (s2, _, _) in zip(log, log[1:]):
+        assert s2 >= e1 - 0.01, "two requests to the host at once"  # concurrency 1 across both daemons
+        assert s2 - s1 >= DELAY - 0.05, "the host's delay was not kept across daemons"
+
+
+def test_a_lease_is_renewed_while_held_and_taken_over_after_expiry(pg_url):
+    async def main():
+        async with open_store(Config(database=pg_url)) as store:
+            leases = store.leases
+            assert await leases.claim("a.example", "one", 1.0)
+            assert not await leases.claim("a.example", "two", 1.0)  # held by a live owner
+            await asyncio.sleep(0.6)
+            assert await leases.renew(["a.example"], "one", 1.0) == {"a.example"}
+            await asyncio.sleep(0.6)
+            assert not await leases.claim("a.example", "two", 1.0)  # renewed: still one's
+            await asyncio.sleep(0.6)  # one stops renewing (killed): the lease expires
+            assert await leases.claim("a.example", "two", 1.0)
+            assert await leases.renew(["a.example"], "one", 1.0) == set()  # one has lost it
+            await leases.release("a.example", "two", 0.5)
+            assert not await leases.claim("a.example", "one", 1.0)  # released: free after the host's delay
+            await asyncio.sleep(0.6)
+            assert await leases.claim("a.example", "one", 1.0)
+
+    asyncio.run(main())
