@@ -185,6 +185,12 @@ class ExtractPool:
         return self
 
     @property
+    def capacity(self) -> int:
+        """Pages held at once (each worker runs one and holds the next): the places a driver
+        shares out fairly between its sources (run/fair.py)."""
+        return self.workers * DEPTH
+
+    @property
     def worker_pids(self) -> list[int]:
         """Pids of the live worker processes (for RSS measurements)."""
         return [w.pid for w in self._live]

@@ -47,6 +47,7 @@ from ingest.store.errors import StoreError
 from ingest.store.schedule import cache_hint
 from ingest.times import now
 
+from .fair import Turns
 from .leases import HostLeases
 from .metrics import Metrics
 
@@ -192,13 +193,18 @@ class Pipeline:
         self._archive_thread: ThreadPoolExecutor | None = None
         self.engine = engine  # extraction elsewhere (a cluster, ingest/run/cluster.py): its owner closes it
         self.pool: ExtractPort | None = None
+        self._turns: Turns | None = None  # places in the pool, taken in turn by feeds
         self.fetcher: FetchPort | None = None
         self._fetcher: Fetcher | None = None
         self.leases = HostLeases(store.leases, cfg.fetch.per_host_delay)
 
     async def __aenter__(self) -> Pipeline:
         # Worker processes first: they must not inherit sockets (see extract/pool.py).
-        self.pool = self.engine or ExtractPool(self.cfg.workers, self.matcher, timeout=self.cfg.extract_timeout).start()
+        if self.engine is not None:  # a cluster schedules its own workers
+            self.pool = self.engine
+        else:
+            pool = ExtractPool(self.cfg.workers, self.matcher, timeout=self.cfg.extract_timeout).start()
+            self.pool, self._turns = pool, Turns(pool.capacity)
         if self.archive is not None:  # archive files are written off the loop, one writer
             self._archive_thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-archive")
         credentials = {f.url: f.auth for f in self.cfg.feeds if f.auth}
@@ -337,7 +343,7 @@ class Pipeline:
         elif slot is not None:
             await slot.enter()
         started = time.monotonic()
-        ex = await self.pool.extract(page, candidate)
+        ex = await self._extract(page, candidate)
         if self.metrics:
             self.metrics.extraction.observe(time.monotonic() - started)
         return await self._store(candidate, ex, fetch_log)
@@ -357,6 +363,17 @@ class Pipeline:
                  f" [{', '.join(stored.flags)}]" if stored.flags else "",
                  extra={"url": candidate.url, "outcome": stored.outcome, "flags": list(stored.flags)})
         return self._done(stored.outcome)
+
+    async def _extract(self, page: Page, candidate: Candidate) -> Extracted | Skipped:
+        """Extract in the feed's turn (run/fair.py): a feed of slow pages cannot hold every worker."""
+        assert self.pool is not None
+        if self._turns is None:
+            return await self.pool.extract(page, candidate)
+        await self._turns.enter(candidate.feed_url or candidate.source)
+        try:
+            return await self.pool.extract(page, candidate)
+        finally:
+            self._turns.leave()
 
     def _warn(self, candidate: Candidate, msg: str, *args: object, extra: dict[str, object]) -> None:
         """A failed article's warning, within its feed's (or source's) quota of lines (logs.Quota)."""
