@@ -22,7 +22,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -32,7 +32,7 @@ from ingest.records import Candidate, FeedState, Recheck
 from ingest.store import Store, open_store
 from ingest.store.errors import StoreError
 from ingest.store.schedule import stagger
-from ingest.times import UTC, now
+from ingest.times import now
 
 from .metrics import Metrics
 from .pipeline import Archive, Pipeline
