@@ -318,8 +318,8 @@ class ExtractPool:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30.0)
                 continue
-            if self._closed:  # close() ran during the await above (mypy cannot see it change)
-                executor.shutdown(wait=False, cancel_futures=True)  # type: ignore[unreachable]
+            if self._closed:
+                executor.shutdown(wait=False, cancel_futures=True)
                 return
             self._live.append(_Worker(executor, pid))
             self.restarts += 1
