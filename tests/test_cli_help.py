@@ -65,8 +65,9 @@ def test_the_walk_finds_every_command():
             "config check", "check"} <= names
 
 
-@pytest.mark.parametrize("path", [path for path, _ in COMMANDS], ids=lambda p: " ".join(p) or "ingest")
+@pytest.mark.parametrize("path", [(), *(path for path, _ in LEAVES)], ids=lambda p: " ".join(p) or "ingest")
 def test_help_has_a_runnable_example(path):
+    """`ingest --help` and every command's (a group such as `config` lists its commands, each with theirs)."""
     text = help_text(path)
     assert "Example" in text or "Start with" in text, text
     lines = examples(text)

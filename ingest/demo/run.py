@@ -7,6 +7,7 @@ and then the commands to look closer, printed so that they run as they are.
 """
 from __future__ import annotations
 
+import shlex
 import tempfile
 import textwrap
 from pathlib import Path
@@ -122,7 +123,7 @@ def _closing(db: str, kept: bool, articles: list[Article], edited: Article) -> N
         return
     copy = next((a for a in articles if a.duplicate and not a.garbled), None)
     garbled = next((a for a in articles if a.garbled), None)
-    quoted = _quote(db)
+    quoted = shlex.quote(db)
     _say("Look closer:")
     lines = [(f"ingest stats --db {quoted}", "what is stored and flagged, per feed")]
     if copy:
@@ -134,8 +135,3 @@ def _closing(db: str, kept: bool, articles: list[Article], edited: Article) -> N
     for command, why in lines:
         click.echo(f"  {command}    # {why}")
 
-
-def _quote(path: str) -> str:
-    import shlex
-
-    return shlex.quote(path)

@@ -29,7 +29,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import threading
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -74,32 +73,28 @@ def start_forkserver() -> None:
     _forkserver_context()
     from multiprocessing import forkserver, resource_tracker
 
-    resource_tracker.ensure_running()  # first: it guards its own start, unblocking SIGINT after (not in ours)
+    resource_tracker.ensure_running()  # first: it guards its own start, and unblocks SIGINT after it
     with _children_ignore_sigint():
         forkserver.ensure_running()
 
 
 @contextlib.contextmanager
 def _children_ignore_sigint() -> Iterator[None]:
-    """Processes started inside this block ignore SIGINT from birth.
+    """Processes started inside this block have SIGINT blocked from birth.
 
     A Ctrl-C in a terminal goes to the whole process group. The forkserver spends its first
     second importing trafilatura, and a worker runs Python code between its fork and its
-    initializer (which ignores SIGINT too): either would die there with a KeyboardInterrupt
-    traceback on the user's terminal. A signal ignored at exec stays ignored in the new Python
-    (it installs its KeyboardInterrupt handler only over the default action), the forkserver
-    keeps it ignored, and so do the workers it forks. SIGINT is blocked meanwhile, so a Ctrl-C
-    in this instant is delivered to this process afterwards instead of being lost.
+    initializer (which ignores SIGINT): either would die there with a KeyboardInterrupt
+    traceback on the user's terminal. A blocked signal stays blocked across fork and exec, so
+    the forkserver starts with SIGINT blocked (and then ignores it), and so does every worker it
+    forks until its initializer ignores and unblocks it. Only this thread blocks it meanwhile:
+    a Ctrl-C now still reaches this process, through another thread or right after the block
+    (not with SIG_IGN here, which would lose one that another thread received).
     """
-    if threading.current_thread() is not threading.main_thread():  # signal.signal() is main-thread only
-        yield
-        return
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
@@ -322,7 +317,7 @@ class ExtractPool:
         """Start one worker and add it to the pool; retried (with a growing pause) if it fails."""
         pause = 0.5
         while not self._closed:
-            start_forkserver()  # again if it died, SIGINT ignored from birth (a no-op while it runs)
+            start_forkserver()  # again if it died, SIGINT blocked from birth (a no-op while it runs)
             executor = self._new_executor()
             try:
                 pid = await asyncio.wrap_future(executor.submit(in_worker, "warm"))
