@@ -9,6 +9,10 @@ and stores its shard (pages dealt round-robin) as fast as the store takes them; 
 all pages over the wall time from the common start to the last commit. Fetching and
 extraction are not included: they scale with processes anyway, the store is the shared part.
 Each configuration gets a new database on the server named by --url (created, then dropped).
+
+`--scale 1000,100000` instead times the store path per article at those corpus sizes, as
+bench/scale.py does for SQLite (its bulk-filled corpus, copied into PostgreSQL with
+`ingest db copy`'s code, then `PgWriter.store_many` in batches of 32 on the same sample).
 """
 from __future__ import annotations
 
@@ -95,12 +99,51 @@ def _drop(url: str, name: str) -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
 
 
+def scale(url: str, sizes: list[int], sample: int) -> None:
+    """Store-path ms per article at each corpus size, SQLite and PostgreSQL, on the same sample."""
+    import random as rnd
+    import statistics
+
+    from bench.analysis import pct
+    from bench.scale import Scale
+    from ingest.store.copy import copy_corpus
+    from ingest.store.postgres.writer import PgWriter
+    from ingest.store.sqlite.writer import Writer
+
+    print("stored | SQLite store path ms/article: p50  mean | PostgreSQL: p50  mean")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "scale.db")
+        s = Scale(path)
+        for size in sizes:
+            s.fill(size)
+            pg_url, name = _database(url)
+            try:
+                copy_corpus(path, pg_url)
+                figures = []
+                for w in (PgWriter.open(pg_url, Config(database=pg_url)), Writer.open(path, Config(database=path))):
+                    s.rng, s.seq, s.stored = rnd.Random(size), 10_000_000 + size, []  # the same sample for both
+                    s.sample(w, 64)  # warm caches and prepared statements
+                    per = s.sample(w, sample)
+                    w.close()
+                    figures.append((pct(per, 50), statistics.mean(per)))
+            finally:
+                _drop(url, name)
+            s.bench.n = s.bench.conn.execute("SELECT max(id) FROM articles").fetchone()[0]  # the sample's too
+            (pg50, pgmean), (l50, lmean) = figures
+            print(f"{size:7d} | {l50:33.2f} {lmean:5.2f} | {pg50:16.2f} {pgmean:5.2f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", required=True, help="a PostgreSQL server (its database is used to create others)")
     ap.add_argument("--pages", type=int, default=2000)
     ap.add_argument("--writers", default="1,2,4")
+    ap.add_argument("--scale", default="", metavar="SIZES", help="store path per article at these corpus sizes")
+    ap.add_argument("--sample", type=int, default=320, help="--scale: articles timed at each size")
     args = ap.parse_args(argv)
+    if args.scale:
+        scale(args.url, [int(n) for n in args.scale.split(",")], args.sample)
+        return 0
     items = pages(args.pages)
     print(f"{len(items)} pre-extracted pages (20% near-copies), {mp.cpu_count()} cpus")
     with tempfile.TemporaryDirectory() as tmp:

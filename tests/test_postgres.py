@@ -254,3 +254,19 @@ def test_db_copy_round_trip_sqlite_postgres_sqlite(world, tmp_path, pg_url):
     # a destination that holds a corpus is refused, with one line
     r = ingest_cli("db", "copy", str(db), pg_url, "--config", str(cfg))
     assert r.returncode == 2 and "already holds a corpus" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_dry_run_reextract_and_health_on_postgres(world, tmp_path, pg_url):
+    cfg = write_config(tmp_path / "c.yaml", tmp_path / "unused.db", world.feed_urls)
+    url = world.url("harbour-times", "summit-0")
+    r = ingest_cli("backfill", url, "--dry-run", "--config", str(cfg), "--db", pg_url)  # no corpus yet
+    assert r.returncode == 0 and r.stdout.split() == [url], r.stderr
+    assert pg_rows(pg_url, "SELECT to_regclass('articles')")[0][0] is None  # a dry run writes nothing
+    r = ingest_cli("run", "--once", "--config", str(cfg), "--db", pg_url)
+    assert r.returncode == 0, r.stderr
+    r = ingest_cli("reextract", "--config", str(cfg), "--db", pg_url)
+    assert r.returncode == 0, r.stderr
+    assert pg_rows(pg_url, "SELECT count(*) FROM versions WHERE change = 'reextract'")[0][0] == 0  # same extractor
+    # health reads the feeds' health from the database (no daemon ran here: no status file)
+    r = ingest_cli("health", "--config", str(cfg), "--db", pg_url)
+    assert r.returncode == 1 and "status file" in r.stderr, r.stderr

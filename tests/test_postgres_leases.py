@@ -111,3 +111,32 @@ def test_a_lease_is_renewed_while_held_and_taken_over_after_expiry(pg_url):
             assert await leases.claim("a.example", "one", 1.0)
 
     asyncio.run(main())
+
+
+def test_two_daemons_share_one_corpus_and_health_reads_it(tmp_path, pg_url):
+    import signal
+    import subprocess
+    import sys
+
+    from test_postgres import pg_rows
+    from test_postgres_writers import stored_count
+
+    with LoggingSite() as site:
+        cfg = write_config(tmp_path / "c.yaml", tmp_path / "unused.db", [f"http://127.0.0.1:{site.port}/feed.xml"],
+                           topics=[], obey_robots=False)
+        procs = [subprocess.Popen([sys.executable, "-m", "ingest", "run", "--config", str(cfg), "--db", pg_url, "-q"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        try:
+            deadline = time.monotonic() + 60
+            while stored_count(pg_url) < PAGES and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert all(p.poll() is None for p in procs)  # both daemons run on one database (no file lock)
+            r = subprocess.run([sys.executable, "-m", "ingest", "health", "--config", str(cfg), "--db", pg_url],
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0 and "healthy" in r.stderr, r.stderr
+        finally:
+            for p in procs:
+                p.send_signal(signal.SIGTERM)
+            codes = [p.wait(30) for p in procs]
+    assert codes == [0, 0]
+    assert pg_rows(pg_url, "SELECT count(*), count(DISTINCT url) FROM articles")[0] == (PAGES, PAGES)

@@ -168,3 +168,17 @@ def test_a_writer_killed_mid_run_loses_nothing_and_a_rerun_completes(tmp_path, p
     check_invariants(pg_url, pages)
     order = commit_order(pg_url)
     assert [tuple(r) for r in pg_rows(pg_url, VERDICTS)] == single_writer_verdicts(tmp_path, pages, order)
+
+
+def test_writers_ride_out_a_postgresql_restart(tmp_path, pg_server):
+    url = pg_server.database()
+    pages, warcs, cfg = _setup(tmp_path, 2)
+    procs = [writer(cfg, url, w) for w in warcs]
+    deadline = time.monotonic() + 120
+    while stored_count(url) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert all(p.poll() is None for p in procs) and stored_count(url) < len(pages)  # mid-run
+    pg_server.restart()  # fast shutdown: every session is cut, transactions in flight roll back
+    for p in procs:
+        finish(p)  # the writers connected again and finished their shards
+    check_invariants(url, pages)

@@ -61,7 +61,8 @@ def check_health(cfg: Config, *, max_poll_age: float | None = None, max_failing:
     conn = open_readonly(cfg.database)
     try:
         total, failing, last_ok = conn.execute(
-            "SELECT count(*), sum(status = 'failing'), max(last_success) FROM feed_health").fetchone()
+            "SELECT count(*), sum(CASE WHEN status = 'failing' THEN 1 ELSE 0 END), max(last_success) "
+            "FROM feed_health").fetchone()
     finally:
         conn.close()
     if total and (failing or 0) / total > max_failing:

@@ -27,6 +27,7 @@ from ingest.sources.sitemap import SitemapStats, sitemap_candidates
 from ingest.sources.urls import url_candidates
 from ingest.sources.warc import FileEnd, WarcStats, warc_items
 from ingest.store import is_postgres, open_store
+from ingest.store.errors import FAILED, StoreError
 
 from .pipeline import Archive, Pipeline
 
@@ -224,7 +225,13 @@ class _Meter:
 
 async def _dry_run(cfg: Config, source: Source, hosts: dict[str, str] | None) -> BackfillReport:
     report = BackfillReport()
-    reader = Reader(cfg.database) if is_postgres(cfg.database) or Path(cfg.database).is_file() else None
+    reader = None
+    if is_postgres(cfg.database) or Path(cfg.database).is_file():
+        try:
+            reader = Reader(cfg.database)
+        except StoreError as e:  # a PostgreSQL database with no corpus yet: all is planned, as with no file
+            if not is_postgres(cfg.database) or e.code != FAILED:
+                raise
     try:
         async with Fetcher(cfg.fetch, hosts=hosts) as fetcher:
             records = source(Context(cfg, fetcher, TopicMatcher.from_config(cfg.topics), report.counts))

@@ -29,6 +29,7 @@ from ingest.store.sqlite.writer import Writer
 from .connection import PgConnection, connect, redact
 from .schema import migrate
 
+RECONNECT_SECONDS = 60.0  # how long a lost server is waited for before the run stops (exit 3)
 RETRIES = 8  # a batch rolled back by a deadlock or a lost race is tried again this often
 _Item = tuple[Candidate, Extracted, FetchLog | None]
 
@@ -103,6 +104,25 @@ class PgWriter(Writer):
             return StoreError(f"lost the connection to {redact(self.path)}: {str(error).strip().splitlines()[0]}",
                               STORAGE_FAULT)
         return None
+
+    def recover(self, error: BaseException) -> bool:
+        """After a lost connection (a server restart, a failover), connect again for up to
+        RECONNECT_SECONDS; what the failed call wrote was rolled back with its transaction."""
+        import psycopg
+
+        if not isinstance(error, psycopg.OperationalError) or not self.pg.raw.closed:
+            return False
+        deadline = time.monotonic() + RECONNECT_SECONDS
+        while True:
+            try:
+                conn = connect(self.path)
+            except StoreError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.5)
+                continue
+            self.attach(conn)  # type: ignore[arg-type]  # PgConnection speaks sqlite3's subset
+            return True
 
     def store_many(self, items: Sequence[_Item]) -> list[Stored]:
         """The batch in one transaction after its advisory locks; retried after a deadlock."""

@@ -29,5 +29,5 @@ def read_pages(conn: sqlite3.Connection, since: str | None, after: int, limit: i
 
 
 def count_pages(conn: sqlite3.Connection, since: str | None) -> int:
-    n: int = conn.execute(f"SELECT count(*) FROM ({_PAGES})", (since or "",)).fetchone()[0]
+    n: int = conn.execute(f"SELECT count(*) FROM ({_PAGES}) AS p", (since or "",)).fetchone()[0]
     return n

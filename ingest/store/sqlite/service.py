@@ -115,13 +115,17 @@ class SQLiteStore:
             raise RuntimeError("the store is not open")
 
         def run() -> T:
-            try:
-                if not write:
-                    return fn(w)
-                with w.txn():
-                    return fn(w)
-            except Exception as e:  # the database itself failing (disk full, read-only...) stops the run
-                raise w.fatal(e) or e from None
+            for attempt in range(2):
+                try:
+                    if not write:
+                        return fn(w)
+                    with w.txn():
+                        return fn(w)
+                except Exception as e:
+                    if attempt == 0 and w.recover(e):  # PostgreSQL restarted: the transaction rolled back
+                        continue
+                    raise w.fatal(e) or e from None  # the database itself failing (disk full...) stops the run
+            raise AssertionError("unreachable")
 
         return await self._on_thread(run)
 

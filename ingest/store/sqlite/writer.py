@@ -35,13 +35,17 @@ class Writer:
     begin = "BEGIN IMMEDIATE"
 
     def __init__(self, conn: sqlite3.Connection, cfg: Config, path: str = ""):
-        self.conn = conn
         self.cfg = cfg
         self.path = path
+        self.attach(conn)
+
+    def attach(self, conn: sqlite3.Connection) -> None:
+        """Use `conn` for every entity part (at open, and after a reconnect on PostgreSQL)."""
+        self.conn = conn
         self.corpus = self.corpus_class(self.conn)
-        self.articles = self.articles_class(self.conn, cfg, self.corpus)
-        self.feeds = Feeds(self.conn, cfg.schedule, cfg.retention)
-        self.rechecks = Rechecks(self.conn, cfg.schedule)
+        self.articles = self.articles_class(self.conn, self.cfg, self.corpus)
+        self.feeds = Feeds(self.conn, self.cfg.schedule, self.cfg.retention)
+        self.rechecks = Rechecks(self.conn, self.cfg.schedule)
 
     @classmethod
     def open(cls, path: str | Path, cfg: Config) -> Writer:
@@ -50,6 +54,11 @@ class Writer:
     def fatal(self, error: BaseException) -> StoreError | None:
         """A StoreError when `error` concerns the whole database (the run stops), else None."""
         return fatal(error, self.path)
+
+    def recover(self, error: BaseException) -> bool:
+        """Whether the connection was restored after `error` (the call may be tried again):
+        never on SQLite, whose connection is a file."""
+        return False
 
     @contextmanager
     def txn(self) -> Iterator[sqlite3.Connection]:
