@@ -16,11 +16,13 @@ and the rest are off-topic pages of the same corpora. The file is served over HT
       subprocess on a fresh database (prefilter, 2 extraction workers, analysis, SQLite):
       records/s from process start to exit, CPU per process, peak RSS of the process tree;
       and the reading thread alone over HTTP (FastWARC + prefilter, nothing extracted);
-  (c) `--cluster local:2`: left for the Dask engine (not measured: it does not exist yet);
+  (c) the same command with `--cluster local:2` (a Dask LocalCluster of 2 worker processes that
+      read, prefilter and extract 128 MiB units of the file; the client stores), process start
+      to exit, cluster start-up included;
   - warcio against FastWARC read rates on the file (records/s, MB/s, CPU);
   - the prefilter's recall, keep rate and time on the benchmark's own records.
 
-Target: (b) >= 10x (a) records/s; memory bounded whatever the file size.
+Target: (b) >= 10x (a) records/s, (c) within 10% of (b); memory bounded whatever the file size.
 Only 127.0.0.1 is used. Without ../shared it prints a note and exits 0.
 """
 from __future__ import annotations
@@ -302,7 +304,7 @@ def prefilter_on_records(path: Path, prefilter: Prefilter, on_topic_urls: set[st
 
 
 # --- (b) the real CLI ------------------------------------------------------------------------------
-def run_cli(url: str, work: Path, topics: list[Any]) -> dict[str, Any]:
+def run_cli(url: str, work: Path, topics: list[Any], extra: tuple[str, ...] = ()) -> dict[str, Any]:
     db = work / "bench.db"
     for p in work.glob("bench.db*"):
         p.unlink()
@@ -311,8 +313,8 @@ def run_cli(url: str, work: Path, topics: list[Any]) -> dict[str, Any]:
     log = work / "backfill.log"
     t0 = time.perf_counter()
     with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "ingest", "backfill", "--config", str(cfg), "--warc", url],
-                                cwd=work, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen([sys.executable, "-m", "ingest", "backfill", "--config", str(cfg), "--warc", url,
+                                 *extra], cwd=work, stdout=subprocess.DEVNULL, stderr=err)
         rss: Any = Sampler(proc.pid)  # (bench.memory / bench.throughput are not annotated)
         cpu: Any = CpuSampler(proc.pid)
         rss.start()
@@ -349,7 +351,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--on-topic", type=float, default=ON_TOPIC, help="share of on-topic records")
     ap.add_argument("--ceiling-sample", type=int, default=CEILING_SAMPLE, help="records extracted for (a)")
     ap.add_argument("--workdir", default=None, help="keep the WARC and database here (reused if the WARC is there)")
-    ap.add_argument("--skip", default="", help="comma-separated: ceiling,reads,reader,prefilter,cli")
+    ap.add_argument("--skip", default="", help="comma-separated: ceiling,reads,reader,prefilter,cli,cluster")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     pages = corpus_pages()
@@ -396,6 +398,15 @@ def main(argv: list[str]) -> int:
                 print(f"        CPU: main process {b['main cpu']:.1f} s, forkserver + workers {b['workers cpu']:.1f} s; "
                       f"peak RSS: tree {b['rss tree MB']:.0f} MB, main {b['rss main MB']:.0f} MB, "
                       f"largest worker {b['rss worker MB']:.0f} MB", flush=True)
+            if "cluster" not in skip:
+                c = run_cli(srv.url, work, [{"name": t.name, "keywords": t.keywords} for t in topics],
+                            ("--cluster", "local:2"))
+                res["c"] = c
+                print(f"    (c) ... --cluster local:2: {len(records):,} records in {c['wall']:.1f} s; {c['summary']}",
+                      flush=True)
+                print(f"        CPU: main process {c['main cpu']:.1f} s, scheduler-side + workers {c['workers cpu']:.1f} s; "
+                      f"peak RSS: tree {c['rss tree MB']:.0f} MB, main {c['rss main MB']:.0f} MB, "
+                      f"largest worker {c['rss worker MB']:.0f} MB", flush=True)
             if "ceiling" not in skip:
                 res["a_runs"].append(ceiling(path, matcher, args.ceiling_sample)[0])
                 res["a"] = (sum(res["a_runs"]) / len(res["a_runs"]),)
@@ -419,7 +430,19 @@ def main(argv: list[str]) -> int:
                   + " MB, main " + " / ".join(f"{x:.0f}" for x in b["main at 10/50/100%"]) + " MB")
             print(f"      CPU: main process {b['main cpu']:.1f} s (reading thread + loop + writer), forkserver + "
                   f"workers {b['workers cpu']:.1f} s, over {b['wall']:.1f} s wall")
-        print("  (c) --cluster local:2: not measured -- the Dask engine is not there yet (a later change adds it)")
+        if "c" in res:
+            c = res["c"]
+            rate = len(records) / c["wall"]
+            vs_b = f" = {rate / (len(records) / res['b']['wall']):.2f}x (b)" if "b" in res else ""
+            print(f"  (c) the same with --cluster local:2 (units read and extracted on 2 Dask workers): "
+                  f"{rate:8.1f} records/s{vs_b}  (target within 10% of (b))")
+            missing = on_urls - c["urls"]
+            same = " (the same URLs as (b))" if "b" in res and c["urls"] == res["b"]["urls"] else ""
+            print(f"      stored {c['stored']:,} articles of {len(on_urls):,} on-topic records "
+                  f"({len(missing)} on-topic records not stored){same}")
+            print(f"      peak RSS of the process tree {c['rss tree MB']:.0f} MB (main {c['rss main MB']:.0f} MB, "
+                  f"largest worker {c['rss worker MB']:.0f} MB); CPU: main {c['main cpu']:.1f} s, children "
+                  f"{c['workers cpu']:.1f} s, over {c['wall']:.1f} s wall")
         if "reads" in res:
             r = res["reads"]
             print(f"  read rates (whole file): warcio {r['warcio']['records/s']:,.0f} records/s "

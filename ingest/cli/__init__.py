@@ -9,10 +9,25 @@ from __future__ import annotations
 
 import sys
 
-import click
 
-from . import admin, read, run
-from .common import fail
+def _start_forkserver_early(argv: list[str]) -> None:
+    """`run`, `backfill` and `reextract` extract in a pool of forkserver processes: its server is
+    started here, before the commands' own imports, so the workers' imports (trafilatura, lxml,
+    the analysis libraries) run on the other core meanwhile and the first page is extracted
+    sooner (docs/performance.md). Not for help, dry runs or a cluster (extraction elsewhere)."""
+    if argv[:1] in (["run"], ["backfill"], ["reextract"]) and not {"-h", "--help", "--dry-run", "--cluster"} & {
+            a.split("=")[0] for a in argv}:
+        from ingest.extract.pool import start_forkserver
+
+        start_forkserver()
+
+
+_start_forkserver_early(sys.argv[1:])
+
+import click  # noqa: E402 - after the forkserver has started
+
+from . import admin, read, run  # noqa: E402
+from .common import fail  # noqa: E402
 
 SECTIONS = {
     "Collect": ("run", "backfill", "reextract", "demo"),

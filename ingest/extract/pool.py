@@ -213,6 +213,8 @@ class ExtractPool:
             kind, value = await job.outcome
             if kind == "done":
                 pid, result = value
+                if not self.pids:  # bench/startup.py times this line against the process start
+                    log.debug("first page extracted: %s", url, extra={"url": url, "outcome": "first_extracted"})
                 self.pids[pid] += 1
                 return result
             if kind == "timeout":

@@ -37,7 +37,9 @@ from ingest.sources.warc import HEARTBEAT, FileEnd, WarcStats, spans
 
 log = logging.getLogger("ingest.cluster")
 
-UNIT = 128 << 20  # bytes of WARC per unit of work
+UNIT = 128 << 20  # bytes of WARC per unit of work, at most
+MIN_UNIT = 16 << 20  # ... and at least: a file of a few units is cut finer (below), not into crumbs
+SHARE = 4  # a file is cut into at least this many units per worker (when MIN_UNIT allows)
 QUEUED = 2  # units handed out per worker: the one it reads and the next
 _SPEC = re.compile(r"local:(?P<n>\d+)|(?P<address>(?:tcp|tls)://\S+)")
 
@@ -80,14 +82,16 @@ class UnitResult:
 class Cluster:
     """A Dask client (and the LocalCluster it started, if any); an ExtractPort for the pipeline."""
 
-    def __init__(self, client: Any, local: Any, matcher: TopicMatcher, unit_bytes: int = UNIT) -> None:
-        self.client, self.local, self.matcher, self.unit_bytes = client, local, matcher, unit_bytes
+    def __init__(self, client: Any, local: Any, matcher: TopicMatcher, unit_bytes: int = UNIT,
+                 min_unit: int = MIN_UNIT) -> None:
+        self.client, self.local, self.matcher = client, local, matcher
+        self.unit_bytes, self.min_unit = unit_bytes, min_unit
         self._matcher = client.scatter(matcher, broadcast=True, hash=False)  # sent once, not with every task
         self.spec = f"local:{len(self.workers())}" if local is not None else str(client.scheduler.address)
 
     @classmethod
-    def start(cls, spec: str, matcher: TopicMatcher, *, unit_bytes: int = UNIT, connect_timeout: float = 20.0
-              ) -> Cluster:
+    def start(cls, spec: str, matcher: TopicMatcher, *, unit_bytes: int = UNIT, min_unit: int = MIN_UNIT,
+              connect_timeout: float = 20.0) -> Cluster:
         """Start `local:N` (N worker processes, one thread each, worker.py preloaded) or connect to
         a running scheduler. ClusterError with one line if that fails."""
         n, address = parse_spec(spec)
@@ -112,7 +116,7 @@ class Cluster:
                 local.close()
             raise ClusterError(f"--cluster {spec}: cannot start or reach the cluster: {type(e).__name__}: "
                                f"{' '.join(str(e).split())[:200]}") from None
-        return cls(client, local, matcher, unit_bytes)
+        return cls(client, local, matcher, unit_bytes, min_unit)
 
     def workers(self) -> dict[str, Any]:
         info: dict[str, Any] = self.client.scheduler_info(n_workers=-1)["workers"]
@@ -212,8 +216,16 @@ class Cluster:
                 log.warning("warc skipped: %s", e)
                 yield FileEnd(loc)
                 continue
-            for begin, end in spans(size, self.unit_bytes):
+            for begin, end in spans(size, self.unit_for(size)):
                 yield WarcUnit(loc, begin, end, size)
+
+    def unit_for(self, size: int) -> int:
+        """The unit size for a file: `unit_bytes` (128 MiB), or less for a file that would be only a
+        few units, so every worker gets SHARE of them (down to `min_unit`): with units as large as
+        a worker's share, the workers finish unevenly, and the last units' articles are stored only
+        after the extraction has ended instead of meanwhile."""
+        share = -(-size // (SHARE * max(1, len(self.workers()))))
+        return min(self.unit_bytes, max(self.min_unit, share))
 
 
 def _forkserver_workers() -> None:
