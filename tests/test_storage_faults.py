@@ -10,8 +10,10 @@ and a backfill that stored nothing it was asked.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
+import site
 import sqlite3
 import subprocess
 import sys
@@ -54,9 +56,31 @@ def config(folder: Path, db: Path, feeds=()) -> Path:
     return path
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def python_as(user: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """An interpreter `user` can start, and start again from inside (the forkserver and the resource
+    tracker re-execute sys.executable), with the environment it needs. The venv's own interpreter
+    may be a link into root's home (pyenv), which the unprivileged user cannot execute: then the
+    system's Python of the same version runs with the venv's packages and this checkout on its path."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    probe = "import subprocess, sys; subprocess.run([sys.executable, '-c', ''], check=True)"
+    if not user or subprocess.run([*user, sys.executable, "-c", probe], capture_output=True).returncode == 0:
+        return sys.executable, env
+    system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *site.getsitepackages()])
+    if Path(system).exists() and subprocess.run([*user, system, "-c", probe], capture_output=True,
+                                                env=env).returncode == 0:
+        return system, env
+    pytest.skip(f"no Python interpreter the user {user} can run here")
+
+
 def ingest(*args: str, user: list[str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*(user or []), sys.executable, "-m", "ingest", *args], capture_output=True, text=True,
-                          timeout=90, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    python, env = python_as(tuple(user or ()))
+    return subprocess.run([*(user or []), python, "-m", "ingest", *args], capture_output=True, text=True,
+                          timeout=90, env=env)
 
 
 def one_line_error(r: subprocess.CompletedProcess, code: int, *words: str) -> str:
