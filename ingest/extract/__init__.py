@@ -15,7 +15,8 @@ __all__ = ["ExtractPool", "ExtractPort"]
 
 
 class ExtractPort(Protocol):
-    """What the drivers need of an extraction engine (local worker processes today)."""
+    """What the drivers need of an extraction engine: local worker processes (pool.py) or a Dask
+    cluster (ingest/run/cluster.py)."""
 
     async def extract(self, page: Page, candidate: Candidate) -> Extracted | Skipped:
         """Extract, match topics and fingerprint one page; never raises for what the page holds."""

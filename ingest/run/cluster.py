@@ -87,7 +87,6 @@ class Cluster:
         self.client, self.local, self.matcher = client, local, matcher
         self.unit_bytes, self.min_unit = unit_bytes, min_unit
         self._matcher = client.scatter(matcher, broadcast=True, hash=False)  # sent once, not with every task
-        self.spec = f"local:{len(self.workers())}" if local is not None else str(client.scheduler.address)
 
     @classmethod
     def start(cls, spec: str, matcher: TopicMatcher, *, unit_bytes: int = UNIT, min_unit: int = MIN_UNIT,
