@@ -66,7 +66,7 @@ def test_daemon_lines_read_like_a_cli(tmp_path, world):
     first = next(line for line in lines if "first round" in line)
     assert "3 of 4 feeds reachable" in first and "failing:" in first
     status = [line for line in lines if "status:" in line]
-    assert len(status) >= 2 and "polls" in status[-1] and "1 failing feed" in status[-1], status
+    assert len(status) >= 2 and "polls" in status[-1] and "(1 failing feed)" in status[-1], status
     assert "new articles" in status[-1]
     stop = lines[-1]
     assert "stopped after" in stop and "new articles" in stop and "polls" in stop, stop

@@ -266,8 +266,10 @@ class Daemon:
             lag = None
         fields = self._status_fields(pipe, pipe.store, lag)
         self.status.write(fields)
-        log.info("status: %d polls (%d failing feeds), %s; %d in flight", pipe.polls, len(pipe.failing),
-                 pipe.tally.summary(), pipe.in_flight, extra={"outcome": "status", **fields})
+        failing = len(pipe.failing)
+        log.info("status: %d polls (%d failing feed%s), %s; %d in flight", pipe.polls, failing,
+                 "" if failing == 1 else "s", pipe.tally.summary(), pipe.in_flight,
+                 extra={"outcome": "status", **fields})
 
     def _status_fields(self, pipe: Pipeline, store: Store, lag: float | None) -> dict[str, object]:
         return {"pid": os.getpid(), "started_at": self.started.isoformat(), "feeds": self._n_feeds,
