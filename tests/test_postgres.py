@@ -159,13 +159,17 @@ def test_backfill_export_and_reading_commands_on_postgres(world, tmp_path, pg_ur
     # exports: the same columns in the same order, the same rows by URL
     import pandas as pd
 
+    from ingest.read.export import export
+
+    r = ingest_cli("export", "--format", "csv", "-o", str(tmp_path / "cli.csv"), "--config", str(cfg), "--db", pg_url)
+    assert r.returncode == 0 and len(pd.read_csv(tmp_path / "cli.csv")) == len(lite), r.stderr
+
     for fmt, read in (("jsonl", lambda p: pd.read_json(p, lines=True)), ("csv", pd.read_csv),
                       ("parquet", pd.read_parquet)):
         frames = []
-        for where in (str(db), pg_url):
+        for where in (str(db), pg_url):  # the export command's own function, in-process (the CLI: below)
             out = tmp_path / f"out-{len(frames)}.{fmt}"
-            r = ingest_cli("export", "--format", fmt, "-o", str(out), "--config", str(cfg), "--db", where)
-            assert r.returncode == 0, r.stderr
+            assert export(where, out, fmt, progress=False) == len(lite)
             frames.append(read(out))
         a, b = frames
         assert list(a.columns) == list(b.columns) and len(a) == len(b) == len(lite), fmt
