@@ -70,6 +70,19 @@ def test_unusable_database_urls_are_refused_with_one_line(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no folder called "mysql:" or "sqlite:"
 
 
+def test_postgres_url_without_psycopg_is_refused_with_one_line(tmp_path):
+    import os
+
+    blocked = tmp_path / "blocked" / "psycopg"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('psycopg is not installed here')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(blocked.parent), os.environ.get("PYTHONPATH", "")]))
+    r = subprocess.run([sys.executable, "-m", "ingest", "stats", "--db", "postgresql://u@127.0.0.1:1/x"],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "pip install 'ingest[postgres]'" in r.stderr
+
+
 def _together(args_a: list[str], args_b: list[str], cwd) -> list[subprocess.CompletedProcess]:
     """Two CLI commands started at the same moment."""
     procs = [subprocess.Popen([sys.executable, "-m", "ingest", *a], cwd=cwd, stdout=subprocess.PIPE,
