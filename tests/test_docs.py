@@ -299,6 +299,9 @@ COMMANDS = {
     "ingest health [--max-poll-age S]": run_health,  # and beside a live daemon in run_daemon
     "ingest config check": lambda c, t: ok("config", "check", "--config", str(c.config)),
     "ingest check": lambda c, t: ok("check", "--db", str(c.db)),
+    # SQLite to SQLite here; both ways with PostgreSQL in tests/test_postgres.py
+    "ingest db copy SRC DST": lambda c, t: (ok("db", "copy", str(c.db), str(t / "copy.db")),
+                                            ok("stats", "--db", str(t / "copy.db"))),
     "ingest demo [--keep]": lambda c, t: ok("demo", "--db", str(t / "demo.db")),
 }
 

@@ -70,6 +70,19 @@ def test_unusable_database_urls_are_refused_with_one_line(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no folder called "mysql:" or "sqlite:"
 
 
+def test_postgres_url_without_psycopg_is_refused_with_one_line(tmp_path):
+    import os
+
+    blocked = tmp_path / "blocked" / "psycopg"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('psycopg is not installed here')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(blocked.parent), os.environ.get("PYTHONPATH", "")]))
+    r = subprocess.run([sys.executable, "-m", "ingest", "stats", "--db", "postgresql://u@127.0.0.1:1/x"],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "pip install 'ingest[postgres]'" in r.stderr
+
+
 def _together(args_a: list[str], args_b: list[str], cwd) -> list[subprocess.CompletedProcess]:
     """Two CLI commands started at the same moment."""
     procs = [subprocess.Popen([sys.executable, "-m", "ingest", *a], cwd=cwd, stdout=subprocess.PIPE,
@@ -159,13 +172,17 @@ def test_backfill_export_and_reading_commands_on_postgres(world, tmp_path, pg_ur
     # exports: the same columns in the same order, the same rows by URL
     import pandas as pd
 
+    from ingest.read.export import export
+
+    r = ingest_cli("export", "--format", "csv", "-o", str(tmp_path / "cli.csv"), "--config", str(cfg), "--db", pg_url)
+    assert r.returncode == 0 and len(pd.read_csv(tmp_path / "cli.csv")) == len(lite), r.stderr
+
     for fmt, read in (("jsonl", lambda p: pd.read_json(p, lines=True)), ("csv", pd.read_csv),
                       ("parquet", pd.read_parquet)):
         frames = []
-        for where in (str(db), pg_url):
+        for where in (str(db), pg_url):  # the export command's own function, in-process (the CLI: below)
             out = tmp_path / f"out-{len(frames)}.{fmt}"
-            r = ingest_cli("export", "--format", fmt, "-o", str(out), "--config", str(cfg), "--db", where)
-            assert r.returncode == 0, r.stderr
+            assert export(where, out, fmt, progress=False) == len(lite)
             frames.append(read(out))
         a, b = frames
         assert list(a.columns) == list(b.columns) and len(a) == len(b) == len(lite), fmt

@@ -10,8 +10,9 @@ SQLite, so the writer decides where transactions start and end.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ingest.store.errors import BAD_PATH, STORAGE_FAULT, StoreError
@@ -21,6 +22,8 @@ _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _QUOTED = re.compile(r"('[^']*')")
 _INSERT_VALUES = re.compile(r"(?is)^(INSERT INTO [^(]+\([^)]*\) VALUES )(\([^()]*\))(.*)$")
 MANY_ROWS = 500
+_SELECT = re.compile(r"(?is)^\s*(SELECT|WITH)\b")
+STREAM_ROWS = 500  # rows a read-only SELECT fetches from the server at a time
 
 
 def is_postgres(database: str) -> bool:
@@ -47,13 +50,17 @@ def redact(url: str) -> str:
 class PgConnection:
     """The subset of sqlite3.Connection the store and read modules use, over psycopg."""
 
-    def __init__(self, raw: Any, url: str):
+    def __init__(self, raw: Any, url: str, readonly: bool = False):
         self.raw = raw
         self.url = url
+        self.readonly = readonly
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         named = isinstance(params, dict)
-        return self.raw.execute(translate(sql, named), params if named else tuple(params))
+        query, args = translate(sql, named), params if named else tuple(params)
+        if self.readonly and _SELECT.match(sql):
+            return Rows(self.raw, query, args)
+        return self.raw.execute(query, args)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Many rows: an INSERT that cannot hit one row twice becomes one multi-row INSERT per
@@ -76,6 +83,49 @@ class PgConnection:
         self.raw.close()
 
 
+class Rows:
+    """A read-only SELECT's result: iterated (or fetched in parts), it comes from a server-side
+    cursor a chunk at a time, so an export of every article or a copy of every page never holds
+    the whole result in memory (psycopg's ordinary cursor would); fetchone/fetchall and
+    description run it at once, as sqlite3 does."""
+
+    _names = itertools.count()
+
+    def __init__(self, raw: Any, query: str, args: Any):
+        self.raw, self.query, self.args = raw, query, args
+        self._cur: Any = None
+        self._it: Iterator[Any] | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        cur = self.raw.cursor(name=f"ingest_rows_{next(self._names)}", withhold=True)
+        cur.itersize = STREAM_ROWS
+        try:
+            cur.execute(self.query, self.args)
+            yield from cur
+        finally:
+            cur.close()
+
+    def fetchmany(self, size: int = STREAM_ROWS) -> list[Any]:
+        if self._it is None:
+            self._it = iter(self)
+        return list(itertools.islice(self._it, size))
+
+    def _run(self) -> Any:
+        if self._cur is None:
+            self._cur = self.raw.execute(self.query, self.args)
+        return self._cur
+
+    def fetchone(self) -> Any:
+        return self._run().fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self._run().fetchall())
+
+    @property
+    def description(self) -> Any:
+        return self._run().description
+
+
 def connect(url: str, readonly: bool = False) -> PgConnection:
     """A connection (autocommit: BEGIN/COMMIT are explicit); read-only ones cannot write at all."""
     try:
@@ -91,4 +141,4 @@ def connect(url: str, readonly: bool = False) -> PgConnection:
     raw.execute("SET TIME ZONE 'UTC'")  # naive timestamps in julianday() mean UTC, as on SQLite
     if readonly:
         raw.execute("SET default_transaction_read_only = on")
-    return PgConnection(raw, url)
+    return PgConnection(raw, url, readonly)
