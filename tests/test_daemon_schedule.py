@@ -65,11 +65,12 @@ def test_conditional_get_adaptive_interval_hints_backoff_and_resume(tmp_path):
         not_parsed = [e for e in events(log) if e.get("feed") == liar and e.get("outcome") == "not_modified"]
         assert len(not_parsed) == len(feed_fetches(db, liar)) - 1
 
-        # first polls of feeds on one host are spread apart: scheduled >= 1 s apart (per_host_delay is 0 here,
-        # so without the stagger they would leave together); the first one may still wait on the host's
-        # robots.txt and a busy start-up, so the gap seen at the server is checked with a margin
+        # first polls of feeds on one host are spread apart: the second is scheduled 1-1.5 s after the first
+        # (per_host_delay is 0 here, so without the stagger they would leave together). A loaded machine
+        # can delay the first one's start by most of that gap (CI saw 0.70 s and 0.33 s left of it), so
+        # the size of the gap is test_schedule.py's; here the order and a real gap
         first_etag, first_liar = srv.requests_to("/cond/etag/k1")[0].at, srv.requests_to("/cond/liar/k2")[0].at
-        assert abs(first_liar - first_etag) >= 0.5
+        assert first_liar - first_etag >= 0.1
 
         # adaptive: new items halve the interval (down to min), repeats stretch it, a new item halves it again
         seq = intervals(log, grow)
