@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ingest.store.views import ANALYST_VIEWS, FEED_HEALTH
+
 if TYPE_CHECKING:
     from .connection import PgConnection
 
@@ -253,58 +255,7 @@ MIGRATIONS: list[str] = [
     CREATE FUNCTION json_each(t text) RETURNS TABLE(value text) LANGUAGE sql IMMUTABLE AS $f$
         SELECT json_array_elements_text(t::json)
     $f$;
-    """ + _LATEST + """
-    CREATE VIEW clean AS
-    SELECT * FROM latest WHERE duplicate_kind IS NULL AND garbled_score IS NULL;
-    CREATE VIEW duplicates AS
-    SELECT
-        id AS copy_id,
-        url AS copy,
-        duplicate_of AS original,
-        duplicate_of_id AS original_id,
-        duplicate_kind AS kind,
-        duplicate_similarity AS similarity,
-        site AS copy_site,
-        title AS copy_title,
-        published AS copy_published,
-        page_kind,
-        duplicate_evidence AS evidence
-    FROM latest WHERE duplicate_kind IS NOT NULL;
-    CREATE VIEW garbled AS
-    SELECT
-        id AS article_id,
-        url AS article,
-        site,
-        title,
-        garbled_score AS score,
-        garbled_reasons AS reasons,
-        garbled_sources AS sources,
-        published,
-        first_seen,
-        page_kind,
-        garbled_evidence AS evidence
-    FROM latest WHERE garbled_score IS NOT NULL;
-    CREATE VIEW feed_health AS
-    SELECT
-        f.id AS id,
-        f.url AS url,
-        f.name AS name,
-        f.title AS title,
-        f.last_ok_at AS last_success,
-        f.last_error AS last_error,
-        f.last_error_at AS last_error_at,
-        f.failures AS consecutive_failures,
-        f.next_poll_at AS next_poll,
-        f.interval AS interval_seconds,
-        f.polls AS polls,
-        f.items_last_poll AS items_per_poll,
-        f.new_last_poll AS new_last_poll,
-        (SELECT count(DISTINCT s.article_id) FROM sightings s WHERE s.feed_id = f.id) AS articles,
-        CASE WHEN f.last_ok_at IS NULL AND f.last_error_at IS NULL THEN 'never polled'
-             WHEN f.last_ok_at IS NULL OR f.last_error_at > f.last_ok_at THEN 'failing'
-             ELSE 'ok' END AS status
-    FROM feeds f;
-    """,
+    """ + _LATEST + ANALYST_VIEWS + FEED_HEALTH,
     # 2: host leases (ingest/run/leases.py): which process may fetch from a host now
     """
     CREATE TABLE host_leases (

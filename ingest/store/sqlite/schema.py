@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from ingest.store.views import ANALYST_VIEWS, FEED_HEALTH
+
 MIGRATIONS: list[str] = [
     # 1: the core store
     """
@@ -251,27 +253,7 @@ MIGRATIONS: list[str] = [
 
     CREATE INDEX sightings_feed ON sightings(feed_id, article_id);
 
-    CREATE VIEW feed_health AS
-    SELECT
-        f.id AS id,
-        f.url AS url,
-        f.name AS name,
-        f.title AS title,
-        f.last_ok_at AS last_success,
-        f.last_error AS last_error,
-        f.last_error_at AS last_error_at,
-        f.failures AS consecutive_failures,
-        f.next_poll_at AS next_poll,
-        f.interval AS interval_seconds,
-        f.polls AS polls,
-        f.items_last_poll AS items_per_poll,
-        f.new_last_poll AS new_last_poll,
-        (SELECT count(DISTINCT s.article_id) FROM sightings s WHERE s.feed_id = f.id) AS articles,
-        CASE WHEN f.last_ok_at IS NULL AND f.last_error_at IS NULL THEN 'never polled'
-             WHEN f.last_ok_at IS NULL OR f.last_error_at > f.last_ok_at THEN 'failing'
-             ELSE 'ok' END AS status
-    FROM feeds f;
-
+""" + FEED_HEALTH + """
     CREATE VIRTUAL TABLE versions_fts USING fts5(
         title, text,
         content="versions", content_rowid="id",
@@ -405,39 +387,7 @@ MIGRATIONS: list[str] = [
         SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'extraction_suspect'
         AND f.version_n = a.current_version);
 
-    CREATE VIEW clean AS
-    SELECT * FROM latest WHERE duplicate_kind IS NULL AND garbled_score IS NULL;
-
-    CREATE VIEW duplicates AS
-    SELECT
-        id AS copy_id,
-        url AS copy,
-        duplicate_of AS original,
-        duplicate_of_id AS original_id,
-        duplicate_kind AS kind,
-        duplicate_similarity AS similarity,
-        site AS copy_site,
-        title AS copy_title,
-        published AS copy_published,
-        page_kind,
-        duplicate_evidence AS evidence
-    FROM latest WHERE duplicate_kind IS NOT NULL;
-
-    CREATE VIEW garbled AS
-    SELECT
-        id AS article_id,
-        url AS article,
-        site,
-        title,
-        garbled_score AS score,
-        garbled_reasons AS reasons,
-        garbled_sources AS sources,
-        published,
-        first_seen,
-        page_kind,
-        garbled_evidence AS evidence
-    FROM latest WHERE garbled_score IS NOT NULL;
-    """,
+""" + ANALYST_VIEWS,
 ]
 
 
