@@ -1,9 +1,26 @@
 """The analyst views both backends define the same way (store/sqlite/schema.py, store/postgres/schema.py).
 
 Written once so that the names and columns analysts rely on cannot drift between SQLite and
-PostgreSQL; `latest`, under them, differs (JSON functions) and lives with each backend. On
+PostgreSQL; `latest`, under them, shares its rows (LATEST_FROM) but not its columns (JSON functions
+differ) and lives with each backend. On
 SQLite these are the texts of the newest migration that (re)creates each view: earlier
 migrations keep their own texts, as applied.
+"""
+
+# `latest`'s rows: the current version of each article with its newest flag of each kind
+LATEST_FROM = """
+    FROM articles a
+    JOIN versions v ON v.article_id = a.id AND v.n = a.current_version
+    LEFT JOIN flags dup ON dup.id = (
+        SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'duplicate'
+        AND f.version_n = a.current_version)
+    LEFT JOIN articles dup_o ON dup_o.id = dup.other_article_id
+    LEFT JOIN flags gar ON gar.id = (
+        SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'garbled'
+        AND f.version_n = a.current_version)
+    LEFT JOIN flags sus ON sus.id = (
+        SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'extraction_suspect'
+        AND f.version_n = a.current_version);
 """
 
 FEED_HEALTH = """

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ingest.store.views import ANALYST_VIEWS, FEED_HEALTH
+from ingest.store.views import ANALYST_VIEWS, FEED_HEALTH, LATEST_FROM
 
 if TYPE_CHECKING:
     from .connection import PgConnection
@@ -66,19 +66,7 @@ SELECT
     gar.summary AS garbled_evidence,
     dup.detail AS duplicate_detail,
     gar.detail AS garbled_detail
-FROM articles a
-JOIN versions v ON v.article_id = a.id AND v.n = a.current_version
-LEFT JOIN flags dup ON dup.id = (
-    SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'duplicate'
-    AND f.version_n = a.current_version)
-LEFT JOIN articles dup_o ON dup_o.id = dup.other_article_id
-LEFT JOIN flags gar ON gar.id = (
-    SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'garbled'
-    AND f.version_n = a.current_version)
-LEFT JOIN flags sus ON sus.id = (
-    SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'extraction_suspect'
-    AND f.version_n = a.current_version);
-"""
+""" + LATEST_FROM
 
 MIGRATIONS: list[str] = [
     # 1: everything of SQLite's migrations 1-6

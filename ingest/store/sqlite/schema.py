@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ingest.store.views import ANALYST_VIEWS, FEED_HEALTH
+from ingest.store.views import ANALYST_VIEWS, FEED_HEALTH, LATEST_FROM
 
 MIGRATIONS: list[str] = [
     # 1: the core store
@@ -374,20 +374,7 @@ MIGRATIONS: list[str] = [
         gar.summary AS garbled_evidence,
         dup.detail AS duplicate_detail,
         gar.detail AS garbled_detail
-    FROM articles a
-    JOIN versions v ON v.article_id = a.id AND v.n = a.current_version
-    LEFT JOIN flags dup ON dup.id = (
-        SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'duplicate'
-        AND f.version_n = a.current_version)
-    LEFT JOIN articles dup_o ON dup_o.id = dup.other_article_id
-    LEFT JOIN flags gar ON gar.id = (
-        SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'garbled'
-        AND f.version_n = a.current_version)
-    LEFT JOIN flags sus ON sus.id = (
-        SELECT max(f.id) FROM flags f WHERE f.article_id = a.id AND f.kind = 'extraction_suspect'
-        AND f.version_n = a.current_version);
-
-""" + ANALYST_VIEWS,
+""" + LATEST_FROM + ANALYST_VIEWS,
 ]
 
 
