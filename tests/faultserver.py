@@ -574,6 +574,37 @@ def query(db, sql: str, *params):
         conn.close()
 
 
+def count_rows(db, table: str = "articles") -> int:
+    """Rows in `table`, read-only while a writer works beside us; 0 before the file or table exists
+    (or while it cannot be read yet)."""
+    import sqlite3
+
+    try:
+        rows = query(db, f"SELECT count(*) FROM {table}")
+    except sqlite3.Error:
+        return 0
+    return rows[0][0] if rows else 0
+
+
+def live_processes(*, group: int | None = None, session: int | None = None) -> list[int]:
+    """Processes still running (zombies waiting for a reaper do not count) in a process group or a
+    session, read from /proc."""
+    import os
+
+    field, wanted = (2, group) if group is not None else (3, session)
+    live = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[field]) == wanted and fields[0] != "Z":
+                live.append(int(entry))
+    return live
+
+
 def consistency_problems(db) -> list[str]:
     """Everything that would mean a half-written article, an inconsistent file or a lost schedule."""
     import os

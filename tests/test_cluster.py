@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TOPICS, ingest_cli, write_config
+from faultserver import count_rows
 from test_warc_remote import T0, pages, write_warc
 
 from ingest.analyse.topics import TopicMatcher
@@ -145,9 +146,9 @@ def test_a_worker_killed_mid_run_costs_nothing(cluster, tmp_path):
         while time.monotonic() < deadline and not killed:
             busy = {addr: keys for addr, keys in cluster.client.processing().items()
                     if any("read_unit" in str(k) for k in keys)}
-            if busy and db.exists() and _count(db) >= 3:
+            if busy and db.exists() and count_rows(db) >= 3:
                 addr = next(iter(busy))
-                killed.update(pid=pids[addr], stored=_count(db))
+                killed.update(pid=pids[addr], stored=count_rows(db))
                 os.kill(pids[addr], signal.SIGKILL)
             time.sleep(0.02)
 
@@ -165,12 +166,3 @@ def test_a_worker_killed_mid_run_costs_nothing(cluster, tmp_path):
     assert killed["pid"] not in cluster.worker_pids().values()  # replaced by a new process
 
 
-def _count(db: Path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return conn.execute("select count(*) from articles").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0

@@ -14,6 +14,7 @@ from faultserver import (
     consistency_problems,
     daemon_config,
     ingest_env,
+    live_processes,
     query,
     reap,
     start_daemon,
@@ -36,18 +37,8 @@ def started(log_path):
 
 
 def live_in_group(proc) -> list[int]:
-    """Processes of the daemon's group still running (zombies waiting for a reaper do not count)."""
-    live = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == proc.pid and fields[0] != "Z":
-                live.append(int(entry))
-    return live
+    """Processes of the daemon's group still running."""
+    return live_processes(group=proc.pid)
 
 
 def test_sigterm_finishes_or_abandons_in_flight_work_and_exits_0(tmp_path):

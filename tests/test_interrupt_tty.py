@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import readdb
-from faultserver import FaultServer, daemon_config, ingest_env, query
+from faultserver import FaultServer, daemon_config, ingest_env, live_processes, query
 
 from ingest.store.sqlite.connection import open_writer
 
@@ -55,17 +55,7 @@ def printed(text: str) -> Moment:
 
 def session(sid: int) -> list[int]:
     """Live processes of session `sid` (the command and everything it started)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == sid and fields[0] != "Z":
-                pids.append(int(entry))
-    return pids
+    return live_processes(session=sid)
 
 
 def press_ctrl_c(args: list[str], moment: Moment, *, env: dict[str, str] | None = None, cwd: Path | None = None,

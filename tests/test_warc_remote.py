@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ingest_cli, write_config
+from faultserver import count_rows
 from test_sources_warc import offsets
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -199,17 +200,6 @@ def test_http_backfill_streams_without_a_temporary_copy_and_prefilters(tmp_path)
     assert not any(temp.iterdir())
 
 
-def _count(db: Path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return conn.execute("select count(*) from articles").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
-
-
 def test_http_backfill_interrupted_then_resumed_stores_each_record_once(tmp_path):
     www = tmp_path / "www"
     items = pages("wire", 30, 0)
@@ -223,7 +213,7 @@ def test_http_backfill_interrupted_then_resumed_stores_each_record_once(tmp_path
                                 env=dict(os.environ, PYTHONUNBUFFERED="1", INGEST_REMOTE_BLOCK="32768"))
         try:
             deadline = time.monotonic() + 60
-            while _count(db) < 5 and time.monotonic() < deadline and proc.poll() is None:
+            while count_rows(db) < 5 and time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(0.1)
             assert proc.poll() is None, "the backfill finished before it could be interrupted"
             proc.send_signal(signal.SIGINT)
@@ -233,7 +223,7 @@ def test_http_backfill_interrupted_then_resumed_stores_each_record_once(tmp_path
                 proc.kill()
                 proc.wait()
         assert proc.returncode == 130, err
-        first = _count(db)
+        first = count_rows(db)
         assert 5 <= first < len(items)
         r = ingest_cli("backfill", "--config", str(cfg), "--warc", srv.url("crawl.warc.gz"))  # same file, other URL
     assert r.returncode == 0, r.stderr
