@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ingest.config import Config
@@ -124,6 +125,27 @@ class PgWriter(Writer):
             self.attach(conn)  # type: ignore[arg-type]  # PgConnection speaks sqlite3's subset
             return True
 
+    @contextmanager
+    def pipelined_txn(self) -> Iterator[None]:
+        """A write transaction in psycopg's pipeline mode: statements whose results are not read
+        (most of an article's inserts) are sent without waiting for the server, so a batch costs
+        a round trip per read instead of per statement. A failed statement aborts the pipeline
+        and is raised at the next read or at the end; the ROLLBACK runs after the pipeline has
+        ended (inside an aborted pipeline it would be skipped). Not for writes that read
+        `rowcount`: it is unknown until the pipeline syncs."""
+        from psycopg.pq import TransactionStatus
+
+        raw = self.pg.raw
+        try:
+            with raw.pipeline():
+                raw.execute("BEGIN")
+                yield
+                raw.execute("COMMIT")
+        except BaseException:
+            if not raw.closed and raw.info.transaction_status != TransactionStatus.IDLE:
+                raw.execute("ROLLBACK")
+            raise
+
     def store_many(self, items: Sequence[_Item]) -> list[Stored]:
         """The batch in one transaction after its advisory locks; retried after a deadlock."""
         import psycopg.errors as pe
@@ -131,7 +153,7 @@ class PgWriter(Writer):
         keys = lock_keys(items)
         for attempt in range(RETRIES):
             try:
-                with self.txn():
+                with self.pipelined_txn():
                     self.conn.execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(?::bigint[]) AS k", (keys,))
                     return [self.articles.store(c, ex, log) for c, ex, log in items]
             except (pe.DeadlockDetected, pe.SerializationFailure, pe.UniqueViolation):
