@@ -166,3 +166,13 @@ def test_a_worker_killed_mid_run_costs_nothing(cluster, tmp_path):
     assert killed["pid"] not in cluster.worker_pids().values()  # replaced by a new process
 
 
+
+
+def test_local_workers_run_without_dask_bookkeeping(cluster):
+    """The profiler and the frequent monitors are off in local workers (their CPU is the extraction's)."""
+    import dask
+
+    from ingest.run.cluster import QUIET_DASK
+
+    seen = cluster.client.run(lambda: {k: dask.config.get(k) for k in QUIET_DASK})
+    assert len(seen) == 2 and all(v == QUIET_DASK for v in seen.values())
