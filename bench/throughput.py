@@ -9,6 +9,7 @@ pages, read at run time, never copied). In one run, on the same pages, it measur
   ingest       the real `ingest run --once` CLI (fetch, decode, extract, fingerprint,
                analyse, store in SQLite), per_host_delay 0, topics off
   ingest+50ms  the same with 50 ms of server latency on every response
+  backfill     the real `ingest backfill --urls FILE` over the same article URLs (0 and 50 ms)
   trafilatura  trafilatura's own CLI fetching the URL list (`-i urls.txt --parallel P`,
                SLEEP_TIME 0, SSRF protection off for 127.0.0.1)
   newspaper4k  newspaper4k's fetch_news() over the same URLs (threads; images not fetched).
@@ -31,6 +32,7 @@ import re
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -297,8 +299,9 @@ class CpuSampler(threading.Thread):
         return (spans[0], spans[-1] + 0.5) if spans else (0.0, 0.0)
 
 
-def run_ingest(site: Site, work: Path, name: str, concurrency: int = 8) -> tuple[float, dict]:
-    """The real CLI: `python -m ingest run --once`, wall time from process start to exit."""
+def run_ingest(site: Site, work: Path, name: str, concurrency: int = 8, backfill: bool = False) -> tuple[float, dict]:
+    """The real CLI, wall time from process start to exit: `python -m ingest run --once` (the
+    feeds polled, then their articles), or `backfill --urls FILE` over the same article URLs."""
     import yaml  # noqa: PLC0415
 
     db = work / f"{name}.db"
@@ -310,7 +313,12 @@ def run_ingest(site: Site, work: Path, name: str, concurrency: int = 8) -> tuple
     path.write_text(yaml.safe_dump(cfg))
     with open(work / f"{name}.log", "w") as logf:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "ingest", "run", "--once", "--config", str(path),
+        if backfill:
+            (work / "urls.txt").write_text("\n".join(site.urls()) + "\n")
+            command = ["backfill", "--urls", str(work / "urls.txt")]
+        else:
+            command = ["run", "--once"]
+        proc = subprocess.Popen([sys.executable, "-m", "ingest", *command, "--config", str(path),
                                  "--log-format", "json"], cwd=ROOT, stdout=logf, stderr=logf)
         sampler = CpuSampler(proc.pid)
         sampler.start()
@@ -454,10 +462,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ap = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n")[0])
     ap.add_argument("--limit", type=int, default=2000, help="pages at most (default: all, about 1400)")
-    ap.add_argument("--rounds", type=int, default=2,
-                    help="ceiling / ingest / ingest+latency are measured this many times, interleaved; "
-                         "the best of each is reported (the machine may be shared)")
-    ap.add_argument("--skip", default="", help="comma-separated: latency,trafilatura,newspaper4k")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="the ceiling and the ingest runs are measured this many times, interleaved; the median "
+                         "of each is reported with its range")
+    ap.add_argument("--skip", default="", help="comma-separated: latency,backfill,trafilatura,newspaper4k")
     ap.add_argument("--latency", type=float, default=0.05, help="server latency of the latency run, seconds")
     ap.add_argument("--parallel", type=int, default=8, help="download threads of trafilatura/newspaper4k")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (databases, logs)")
@@ -482,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     ceil_label, ingest_label = "ceiling: trafilatura from disk, 2 processes, no I/O", "ingest run --once"
     own_label = "ingest's extraction step from disk, 2 processes"
     lat_label = f"ingest run --once, {a.latency * 1000:.0f} ms server latency"
+    fill_label, fill_lat_label = "ingest backfill --urls", f"ingest backfill --urls, {a.latency * 1000:.0f} ms latency"
     try:
         args = ["--limit", str(n)]
         with ServerProcess("bench.throughput", args) as srv, \
@@ -499,24 +508,32 @@ def main(argv: list[str] | None = None) -> int:
                 if "latency" not in skip:
                     wall, _ = run_ingest(slow_site, work, f"latency-{r}")
                     record(lat_label, wall)
+                if "backfill" not in skip:
+                    wall, filled = run_ingest(site, work, f"backfill-{r}", backfill=True)
+                    record(fill_label, wall, f"{len(filled)} stored")
+                    if "latency" not in skip:
+                        wall, _ = run_ingest(slow_site, work, f"backfill-latency-{r}", backfill=True)
+                        record(fill_lat_label, wall)
             if "trafilatura" not in skip:
                 w, k = run_trafilatura_cli(site, work, a.parallel)
                 record(f"trafilatura CLI -i urls.txt --parallel {a.parallel}", w, f"{k} files written")
             if "newspaper4k" not in skip:
                 w, k, ver = run_newspaper(site, work, a.parallel)
                 record(f"newspaper4k {ver.split(' ')[0]}, {a.parallel} threads", w, f"{k} texts; {ver}")
-        best_ceiling, best_own = min(runs[ceil_label]), min(runs[own_label])
-        print(f"\nload after: {_load()}; best of {a.rounds} for the first four rows\n")
-        print(f"{'':52} {'seconds':>8} {'pages/s':>8} {'x ceiling':>9} {'x extraction step':>17}")
+        mid_ceiling, mid_own = statistics.median(runs[ceil_label]), statistics.median(runs[own_label])
+        print(f"\nload after: {_load()}; median of {a.rounds} interleaved rounds (range: the ratio of each round "
+              f"to the median ceiling)\n")
+        print(f"{'':52} {'seconds':>8} {'pages/s':>8} {'x ceiling':>9} {'range':>11} {'x extraction step':>17}")
         for label, walls in runs.items():
-            wall = min(walls)
-            print(f"{label:52} {wall:8.1f} {n / wall:8.1f} {best_ceiling / wall:9.2f} {best_own / wall:17.2f}  "
-                  f"{notes[label]}")
+            wall = statistics.median(walls)
+            spread = f"{mid_ceiling / max(walls):.2f}-{mid_ceiling / min(walls):.2f}"
+            print(f"{label:52} {wall:8.1f} {n / wall:8.1f} {mid_ceiling / wall:9.2f} {spread:>11} "
+                  f"{mid_own / wall:17.2f}  {notes[label]}")
         q = compare(ours, direct)
         print(f"\nquality, ingest's stored text vs trafilatura direct on the same bytes ({n} pages): "
               + ", ".join(f"{k} {v}" for k, v in q.items()))
         if lat_label in runs:
-            ing, lat = min(runs[ingest_label]), min(runs[lat_label])
+            ing, lat = statistics.median(runs[ingest_label]), statistics.median(runs[lat_label])
             print(f"latency: {a.latency * 1000:.0f} ms per response changes throughput by {100 * (ing / lat - 1):+.1f}%")
     finally:
         if a.keep:
