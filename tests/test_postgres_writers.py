@@ -174,7 +174,7 @@ def _in_transaction(conn, port: int, group: int, written: bool = False) -> list[
 def _kill_group(conn, group: int, proc: subprocess.Popen, backends: list[tuple[int, int | None]]) -> bool:
     """SIGKILL the stopped group; True when a transaction it had written in was rolled back."""
     os.killpg(group, signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)  # reaped, its pipes closed
     pids = [b for b, _ in backends]
     deadline = time.monotonic() + 30
     while pids and conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchall():
