@@ -230,7 +230,7 @@ def test_backfill_export_and_reading_commands_on_postgres(world, tmp_path, pg_ur
     with ingest.open(pg_url) as reader:
         hits = [a.url for a in reader.search("Sentosa")]
         assert hits and all("sentosa" in (a.title + a.text).lower() for a in reader.search("Sentosa"))
-        assert [r.url for r in reader.sql("SELECT url FROM clean WHERE site = ? ORDER BY url", ["x"])] == []
+        assert [r["url"] for r in reader.sql("SELECT url FROM clean WHERE site = ? ORDER BY url", ["x"])] == []
     with ingest.open(db) as reader:
         assert sorted(a.url for a in reader.search("Sentosa")) == sorted(hits)
 

@@ -140,3 +140,74 @@ def test_two_daemons_share_one_corpus_and_health_reads_it(tmp_path, pg_url):
             codes = [p.wait(30) for p in procs]
     assert codes == [0, 0]
     assert pg_rows(pg_url, "SELECT count(*), count(DISTINCT url) FROM articles")[0] == (PAGES, PAGES)
+
+
+class RedirectingSite(LoggingSite):
+    """Three hosts on one server, told apart by the Host header: a.test and c.test each have a
+    feed of PAGES articles, every one of which redirects to its copy on b.test. Every request
+    is slow and logged with its host."""
+
+    ORIGINS = {"a.test": 700, "c.test": 720}  # host -> first story number
+
+    def __init__(self):
+        super().__init__()
+        self.feeds = {host: [summit_story(first + i, datetime(2018, 6, 12, tzinfo=UTC) + timedelta(hours=i))
+                             for i in range(PAGES)] for host, first in self.ORIGINS.items()}
+        self.stories = {s.slug: s for stories in self.feeds.values() for s in stories}
+
+    def at(self, host: str, path: str = "") -> str:
+        return f"http://{host}:{self.port}/{path}"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        start = time.monotonic()
+        await asyncio.sleep(0.1)
+        host = request.host.split(":")[0]
+        slug = request.path.strip("/")
+        try:
+            if host in self.feeds and slug == "feed.xml":
+                items = "".join(f"<item><title>{s.title}</title><link>{self.at(host, s.slug)}</link>"
+                                f"<guid>{s.slug}</guid></item>" for s in self.feeds[host])
+                return web.Response(text=f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+                                         f'{items}</channel></rss>', content_type="application/rss+xml")
+            if host in self.feeds and slug in self.stories:
+                raise web.HTTPFound(self.at("b.test", slug))
+            if host == "b.test" and slug in self.stories:
+                return web.Response(text=render_page("wire", self.stories[slug], self.at("b.test", slug)),
+                                    content_type="text/html")
+            raise web.HTTPNotFound()
+        finally:
+            self.log.append((start, time.monotonic(), host))
+
+
+@pytest.mark.parametrize("backend, daemons", [("sqlite", 1), ("postgresql", 2)])
+def test_a_redirect_target_keeps_its_hosts_delay_and_concurrency(tmp_path, request, backend, daemons):
+    """Articles on a.test and c.test redirect to b.test. On PostgreSQL one daemon reads a.test's
+    feed, the other c.test's (a daemon per feed set), so b.test keeps its delay only if each
+    redirect is fetched under b.test's own lease; on SQLite one daemon reads both feeds and its
+    limiter covers the redirect target."""
+    import subprocess
+    import sys
+
+    from faultserver import ingest_env
+
+    db = request.getfixturevalue("pg_url") if backend == "postgresql" else str(tmp_path / "r.db")
+    with RedirectingSite() as site:
+        feeds = [site.at(h, "feed.xml") for h in site.ORIGINS]
+        shares = [feeds[k::daemons] for k in range(daemons)]
+        env = ingest_env({h: "127.0.0.1" for h in ("a.test", "b.test", "c.test")})
+        procs = []
+        for k, share in enumerate(shares):
+            cfg = write_config(tmp_path / f"c{k}.yaml", tmp_path / "unused.db", share, topics=[],
+                               per_host_concurrency=1, per_host_delay=DELAY, obey_robots=False)
+            procs.append(subprocess.Popen([sys.executable, "-m", "ingest", "run", "--once", "--config", str(cfg),
+                                           "--db", db, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True, env=env))
+        for p in procs:
+            finish(p)
+        log = sorted(site.log)
+    assert len([h for _, _, h in log if h == "b.test"]) == 2 * PAGES, log  # every article, via its redirect
+    for host in ("a.test", "b.test", "c.test"):
+        starts = [(s, e) for s, e, h in log if h == host]
+        for (s1, e1), (s2, _) in zip(starts, starts[1:]):
+            assert s2 >= e1 - 0.01, f"two requests to {host} at once"
+            assert s2 - s1 >= DELAY - 0.05, f"{host}'s delay was not kept"

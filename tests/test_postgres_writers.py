@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import write_config
+from faultserver import live_processes
+from pgserver import client_ports
 from test_postgres import pg_rows
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -151,23 +153,94 @@ def test_parallel_writers_keep_invariants_and_single_writer_verdicts(tmp_path, p
     assert [tuple(r) for r in pg_rows(pg_url, VERDICTS)] == single_writer_verdicts(tmp_path, pages, order)
 
 
-def test_a_writer_killed_mid_run_loses_nothing_and_a_rerun_completes(tmp_path, pg_url):
+KILLS = 6  # kills per run; every other one waits for the victim to be inside a transaction
+KILL_PHASE = 40.0  # seconds the kills may take; the whole test stays well under 90 s
+
+
+_OPEN = ("SELECT pid, backend_xid::text::bigint FROM pg_stat_activity WHERE client_port = ANY(%s) "
+         "AND xact_start IS NOT NULL AND (state = 'idle in transaction' OR (state = 'active' AND query NOT ILIKE "
+         "'COMMIT%%'))")
+
+
+def _in_transaction(conn, port: int, group: int, written: bool = False) -> list[tuple[int, int | None]]:
+    """(backend pid, transaction id or None) of the group's backends inside a transaction (with
+    `written`: one that has written, so has a transaction id)."""
+    ports = client_ports(live_processes(group=group), port)
+    if not ports:
+        return []
+    return conn.execute(_OPEN + (" AND backend_xid IS NOT NULL" if written else ""), (list(ports),)).fetchall()
+
+
+def _kill_group(conn, group: int, proc: subprocess.Popen, backends: list[tuple[int, int | None]]) -> bool:
+    """SIGKILL the stopped group; True when a transaction it had written in was rolled back."""
+    os.killpg(group, signal.SIGKILL)
+    proc.communicate(timeout=30)  # reaped, its pipes closed
+    pids = [b for b, _ in backends]
+    deadline = time.monotonic() + 30
+    while pids and conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchall():
+        assert time.monotonic() < deadline, "a killed writer's backend lingers"
+        time.sleep(0.02)  # the backend sees the closed socket and rolls back
+    xids = [x for _, x in backends if x is not None]  # a fresh cluster: epoch 0, so xid8 == xid
+    statuses = [s for (s,) in conn.execute("SELECT pg_xact_status(x::text::xid8) FROM unnest(%s::bigint[]) AS x",
+                                           (xids,)).fetchall()]
+    assert all(s == "aborted" for s in statuses), statuses
+    return bool(xids)
+
+
+def _kill_at_random(conn, port: int, victim: subprocess.Popen, rng: random.Random, inside: bool,
+                    deadline: float) -> tuple[bool, bool] | None:
+    """kill -9 the victim's group after a random pause; with `inside`, only once it is seen in
+    a transaction that has written (then it is stopped, SIGSTOP, and checked again: stopped, its
+    client cannot send COMMIT, so the transaction is still open at the kill). (caught inside a
+    transaction, a written one rolled back); None when the victim finished first."""
+    time.sleep(rng.uniform(0.0, 0.5))
+    while victim.poll() is None and time.monotonic() < deadline:
+        if inside and not _in_transaction(conn, port, victim.pid, written=True):
+            time.sleep(0.001)
+            continue
+        os.killpg(victim.pid, signal.SIGSTOP)
+        backends = _in_transaction(conn, port, victim.pid)
+        if backends or not inside:
+            return bool(backends), _kill_group(conn, victim.pid, victim, backends)
+        os.killpg(victim.pid, signal.SIGCONT)  # committed meanwhile: wait for the next one
+    return None
+
+
+@pytest.mark.timeout(90)
+def test_writers_killed_again_and_again_even_inside_a_transaction_store_each_record_once(tmp_path, pg_server):
+    """kill -9 of one writer of three at random moments, every other one inside a transaction
+    that has written (proven rolled back afterwards), each killed writer started again (backfill
+    resumes per record) until every shard is done: every record stored once, versions without
+    gaps or copies, verdicts as a single writer's storing the pages in the run's commit order."""
+    import psycopg
+
+    url = pg_server.database()
+    seed = int(os.environ.get("KILL_SEED") or random.randrange(2**32))  # KILL_SEED=N repeats the choices
+    rng = random.Random(seed)
+    why = f"KILL_SEED={seed}"
     pages, warcs, cfg = _setup(tmp_path, 3)
-    procs = [writer(cfg, pg_url, w) for w in warcs]
-    # kill one writer (all its processes) once it has stored something, mid-run
-    deadline = time.monotonic() + 120
-    while stored_count(pg_url) < 3 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(random.Random().uniform(0, 0.2))  # at a random moment: between or inside transactions
-    os.killpg(procs[0].pid, signal.SIGKILL)
-    procs[0].wait(timeout=30)
-    for p in procs[1:]:
-        finish(p)
-    assert stored_count(pg_url) < len(pages)  # the killed writer's shard is not all there
-    finish(writer(cfg, pg_url, warcs[0]))  # the rerun resumes: each record exactly once
-    check_invariants(pg_url, pages)
-    order = commit_order(pg_url)
-    assert [tuple(r) for r in pg_rows(pg_url, VERDICTS)] == single_writer_verdicts(tmp_path, pages, order)
+    procs = [writer(cfg, url, w) for w in warcs]
+    kills = inside = written_inside = 0
+    deadline = time.monotonic() + KILL_PHASE
+    with psycopg.connect(url, autocommit=True) as conn:
+        while kills < KILLS and time.monotonic() < deadline:
+            live = [k for k, p in enumerate(procs) if p.poll() is None]
+            if not live:
+                break
+            k = rng.choice(live)
+            caught = _kill_at_random(conn, pg_server.port, procs[k], rng, kills % 2 == 0, deadline)
+            if caught is not None:
+                kills, inside, written_inside = kills + 1, inside + caught[0], written_inside + caught[1]
+                procs[k] = writer(cfg, url, warcs[k])  # started again: it resumes its shard
+    for p in procs:
+        out, err = p.communicate(timeout=45)
+        assert p.returncode == 0, (why, err)
+    print(f"\n{why}: {kills} kills, {inside} inside a transaction, {written_inside} rolled back after writing")
+    assert kills >= KILLS // 2 and inside >= 1 and written_inside >= 1, (why, kills, inside, written_inside)
+    check_invariants(url, pages)
+    assert pg_rows(url, "SELECT count(*) FROM versions")[0][0] == len(pages), why  # no version stored twice
+    order = commit_order(url)
+    assert [tuple(r) for r in pg_rows(url, VERDICTS)] == single_writer_verdicts(tmp_path, pages, order), why
 
 
 def test_writers_ride_out_a_postgresql_restart(tmp_path, pg_server):

@@ -99,3 +99,32 @@ def test_missing_database(tmp_path):
     with pytest.raises(StoreError, match="no database"):
         ingest.open(tmp_path / "missing.db")
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_sql_rows_are_one_type_on_sqlite_and_postgresql(fx, tmp_path, pg_url):
+    """Reader.sql gives the same Row on both backends: by position, by (any-case) name, keys(),
+    dict(row); the same query over a copy of one corpus gives equal rows."""
+    from conftest import ingest_cli, write_config
+
+    from ingest.read.api import Row
+
+    cfg = write_config(tmp_path / "c.yaml", fx.path, [])
+    r = ingest_cli("db", "copy", str(fx.path), pg_url, "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    query = "SELECT copy, kind, count(*) OVER () AS n FROM duplicates WHERE kind = ? ORDER BY copy"
+    results = []
+    for where in (fx.path, pg_url):
+        with ingest.open(where) as reader:
+            rows = reader.sql(query, ("exact",))
+            named = reader.sql("SELECT url FROM clean WHERE site = :site ORDER BY url", {"site": "coastwire.example"})
+        assert rows and all(type(row) is Row for row in rows + named), where
+        row = rows[0]
+        assert (row["copy"], row["KIND"], row[2]) == (fx.urls["bridge_exact"], "exact", 1)
+        assert row.keys() == ["copy", "kind", "n"] and len(row) == 3
+        assert dict(row) == {"copy": fx.urls["bridge_exact"], "kind": "exact", "n": 1}
+        assert tuple(row) == (fx.urls["bridge_exact"], "exact", 1)
+        with pytest.raises(IndexError):
+            row["missing"]
+        assert [x["url"] for x in named] == [fx.urls["mackerel"]]
+        results.append(rows + named)
+    assert results[0] == results[1]

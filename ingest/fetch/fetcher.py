@@ -6,8 +6,9 @@
 Every problem a remote server can cause (errors, hangs, resets, lies, bombs)
 comes back as a FetchFailure with a `kind` the caller can act on; exceptions are
 reserved for our own bugs and cancellation. Redirects are followed by hand so
-every hop goes through the address guard, the per-host limiter and the
-redirect budget.
+every hop goes through the address guard, robots.txt, the host's gate (its lease
+when several processes share a database), the per-host limiter and the redirect
+budget: a redirect to another host is that host's request, under its politeness.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import asyncio
 import hashlib
 import logging
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 
 import aiohttp
@@ -70,6 +72,16 @@ def binary_type(content_type: str | None, kind: str) -> str | None:
     return None
 
 
+# Entered around every request to a host, with the host's name: run/leases.py's HostLeases.hold,
+# so that across processes one host is fetched by one process at a time. Never held while
+# waiting for another host's gate (a redirect leaves one host's before entering the next's).
+Gate = Callable[[str], AbstractAsyncContextManager[object]]
+
+
+def _open_gate(host: str) -> AbstractAsyncContextManager[object]:
+    return nullcontext()
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or "no detail"
     return f"{type(exc).__name__}: {text}"[:300]
@@ -96,12 +108,14 @@ class Fetcher:
 
     `hosts` is a test hook: {"public.test": "127.0.0.1"} resolves that name to that
     address and trusts it (see guard.py). Everything else is resolved normally and
-    guarded unless `cfg.allow_private_addresses`.
+    guarded unless `cfg.allow_private_addresses`. `gate` (see Gate) is entered around
+    each request to a host and each pause before trying a host again.
     """
 
     def __init__(self, cfg: FetchConfig, *, hosts: Mapping[str, str] | None = None,
-                 credentials: Mapping[str, str] | None = None):
+                 credentials: Mapping[str, str] | None = None, gate: Gate = _open_gate):
         self.cfg = cfg
+        self._gate = gate
         self._pins = dict(hosts or {})
         # origin -> BasicAuth, for feeds configured with credentials: sent to that origin only (a
         # redirect elsewhere goes without), and never part of a URL that is logged or stored
@@ -200,20 +214,22 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         cfg = self.cfg
         for attempt in range(cfg.retries + 1):
-            result, retry = await self._attempt(url, target, kind, headers, body_hash, etag, last_modified, admit)
-            if not retry or attempt == cfg.retries or not isinstance(result, FetchFailure):
+            result, again = await self._attempt(url, target, kind, headers, body_hash, etag, last_modified, admit)
+            if again is None or attempt == cfg.retries or not isinstance(result, FetchFailure):
                 return result
             if admit is not None:
                 admit.leave()
             wait = max(backoff(attempt, cfg.backoff_base), result.retry_after or 0.0)
             log.debug("retrying %s in %.2fs after %s", url, wait, result.message)
-            await asyncio.sleep(wait)
+            async with self._gate(again):  # the failing host pauses for the other processes too
+                await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(self, url: str, target: URL, kind: str, headers: dict[str, str], body_hash: str | None,
                        etag: str | None, last_modified: str | None, admit: Admission | None
-                       ) -> tuple[Page | NotModified | FetchFailure, bool]:
-        """One try, following redirects. Returns (result, worth retrying)."""
+                       ) -> tuple[Page | NotModified | FetchFailure, str | None]:
+        """One try, following redirects. Returns (result, the host to pause on before trying
+        again, None if not worth retrying)."""
         cfg = self.cfg
         session, resolver = self._live()
         target = target.with_fragment(None)  # never sent; would hide a loop back to this URL
@@ -224,14 +240,15 @@ class Fetcher:
             refused = resolver.check_host(current.raw_host or "")  # every spelling of an address
             if refused:
                 where = f" (redirected to {current})" if current is not target else ""
-                return FetchFailure(url, "refused", refused + where), False
+                return FetchFailure(url, "refused", refused + where), None
             if kind == "article" and cfg.obey_robots:
                 why = await self.robots.check(current)
                 if why:
-                    return FetchFailure(url, "robots", why), False
+                    return FetchFailure(url, "robots", why), None
             cookies = jar.filter_cookies(current) if jar is not None else None
+            host = (current.host or "").lower()
             try:
-                async with self.limiter.slot(current.host or "") as start:
+                async with self._gate(host), self.limiter.slot(host) as start:
                     if admit is not None:
                         await admit.enter()
                     async with session.get(
@@ -240,28 +257,30 @@ class Fetcher:
                     ) as resp:
                         location = resp.headers.get("Location")
                         if resp.status not in REDIRECTS or not location:
-                            return await self._response(url, resp, kind, body_hash, etag, last_modified)
+                            result, retry = await self._response(url, resp, kind, body_hash, etag, last_modified)
+                            return result, host if retry else None
                         if resp.cookies:
                             jar = jar or aiohttp.CookieJar(unsafe=True)
                             jar.update_cookies(resp.cookies, resp.url)
             except AddressRefused as e:
-                return FetchFailure(url, "refused", str(e)), False
+                return FetchFailure(url, "refused", str(e)), None
             except Exception as e:
-                return self._failure(url, e)
+                failure, retry = self._failure(url, e)
+                return failure, host if retry else None
             if admit is not None:
                 admit.leave()  # the next hop may wait for another host
             try:
                 nxt = current.join(URL(location))
             except (ValueError, TypeError) as e:
-                return FetchFailure(url, "redirects", f"bad Location {location!r}: {_one_line(e)}"), False
+                return FetchFailure(url, "redirects", f"bad Location {location!r}: {_one_line(e)}"), None
             if nxt.scheme not in ("http", "https") or not nxt.host:
-                return FetchFailure(url, "redirects", f"redirect to non-http URL {location!r}"), False
+                return FetchFailure(url, "redirects", f"redirect to non-http URL {location!r}"), None
             nxt = nxt.with_fragment(None)
             if str(nxt) in seen:
-                return FetchFailure(url, "redirects", f"redirect loop at {nxt}"), False
+                return FetchFailure(url, "redirects", f"redirect loop at {nxt}"), None
             seen.add(str(nxt))
             current = nxt
-        return FetchFailure(url, "redirects", f"more than {cfg.max_redirects} redirects"), False
+        return FetchFailure(url, "redirects", f"more than {cfg.max_redirects} redirects"), None
 
     def _failure(self, url: str, e: Exception) -> tuple[FetchFailure, bool]:
         """Classify an exception from connecting or reading."""

@@ -15,10 +15,10 @@ the export (docs/reading.md), with timestamps parsed to aware UTC datetimes.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from ingest.records import Article, DuplicateOf, GarbleInfo, Version
 
@@ -31,12 +31,60 @@ from .query import (
     article_from_row,
     iter_articles,
     open_readonly,
-    translate_params,
     url_params,
     versions_of,
 )
 
-__all__ = ["open", "Reader", "Article", "Version", "DuplicateOf", "GarbleInfo"]
+__all__ = ["open", "Reader", "Row", "Article", "Version", "DuplicateOf", "GarbleInfo"]
+
+
+class Row:
+    """One row of `Reader.sql`, the same on SQLite and PostgreSQL, read like sqlite3.Row:
+    by position (`row[0]`, unpacking, `tuple(row)`) or by column name (`row["url"]`, case
+    insensitive, the first of equal names); `keys()` lists the names, so `dict(row)` works.
+    Rows are equal when their names and values are."""
+
+    __slots__ = ("_values", "_names", "_index")
+
+    def __init__(self, values: Sequence[Any], names: Sequence[str], index: dict[str, int] | None = None):
+        self._values = tuple(values)
+        self._names = list(names)
+        self._index = index if index is not None else self.index_of(names)
+
+    @staticmethod
+    def index_of(names: Sequence[str]) -> dict[str, int]:
+        """Column name -> position, shared by the rows of one result (also lower-cased)."""
+        index: dict[str, int] = {}
+        for i, name in enumerate(names):
+            index.setdefault(name, i)
+            index.setdefault(name.lower(), i)
+        return index
+
+    def __getitem__(self, key: int | slice | str) -> Any:
+        if isinstance(key, str):
+            i = self._index.get(key, self._index.get(key.lower()))
+            if i is None:
+                raise IndexError(f"no column named {key!r}")  # as sqlite3.Row
+            return self._values[i]
+        return self._values[key]
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Row) and self._names == other._names and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash((tuple(self._names), self._values))
+
+    def __repr__(self) -> str:
+        return "Row(" + ", ".join(f"{n}={v!r}" for n, v in zip(self._names, self._values, strict=True)) + ")"
 
 
 class Reader:
@@ -86,18 +134,14 @@ class Reader:
         row = self.conn.execute("SELECT 1 FROM backfill_done WHERE source = ? AND key = ?", (source, key)).fetchone()
         return row is not None
 
-    def sql(self, query: str, params: Any = ()) -> list[sqlite3.Row]:
+    def sql(self, query: str, params: Any = ()) -> list[Row]:
         """Run any read-only SQL (the views `latest`, `clean`, `duplicates`, `garbled`,
-        `feed_health` are there); rows support both index and column-name access."""
-        if self.postgres:  # named tuples: index and attribute access
-            from psycopg.rows import namedtuple_row
-
-            pg = cast(Any, self.conn)
-            with pg.raw.cursor(row_factory=namedtuple_row) as cur:
-                return cast(list[sqlite3.Row], cur.execute(*translate_params(query, params)).fetchall())
-        cur = self.conn.cursor()
-        cur.row_factory = sqlite3.Row
-        return cur.execute(query, params).fetchall()
+        `feed_health` are there, `?` or `:name` placeholders on both backends); Rows (above)
+        on SQLite and PostgreSQL alike."""
+        cur = self.conn.execute(query, params)
+        names = [d[0] for d in cur.description or ()]
+        index = Row.index_of(names)
+        return [Row(r, names, index) for r in cur.fetchall()]
 
     def close(self) -> None:
         self.conn.close()

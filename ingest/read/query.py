@@ -67,14 +67,6 @@ def integrity_problems(db_path: str | Path) -> list[str]:
         conn.close()
 
 
-def translate_params(sql: str, params: Any) -> tuple[str, Any]:
-    """SQL with SQLite's placeholders (`?`, `:name`) for psycopg (store/postgres/connection.py)."""
-    from ingest.store.postgres.connection import translate
-
-    named = isinstance(params, dict)
-    return translate(sql, named), params if named else tuple(params)
-
-
 def _open_postgres(url: str) -> sqlite3.Connection:
     """A read-only PostgreSQL connection shaped like sqlite3's (store/postgres/connection.py)."""
     from ingest.store.errors import FAILED, StoreError

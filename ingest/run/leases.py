@@ -5,9 +5,12 @@ daemons and backfills share a PostgreSQL corpus, a lease in the database (store.
 which of them may fetch from a host now: a process claims a host's lease before its first
 request there, holds it while it has requests for the host in flight (renewed every third of
 the lease while alive), and gives it up when it has none, for another process to take once
-the host's delay has passed. A killed process renews nothing: its hosts pause for at most one
-lease, then whoever needs them takes them over. Together: no host ever sees more than one
-process's concurrency and delay. On SQLite every lease is granted at once (one daemon per file).
+the host's delay has passed. The fetcher enters `hold` around every request (its gate), so
+each hop of a redirect is under its own host's lease; it never waits for one lease while
+holding another, so two processes redirected across each other's hosts cannot deadlock.
+A killed process renews nothing: its hosts pause for at most one lease, then whoever needs
+them takes them over. Together: no host ever sees more than one process's concurrency and
+delay. On SQLite every lease is granted at once (one daemon per file).
 """
 from __future__ import annotations
 
@@ -18,7 +21,6 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from urllib.parse import urlsplit
 
 from ingest.store.protocol import LeaseStore
 
@@ -38,9 +40,10 @@ class HostLeases:
         self._renewer: asyncio.Task[None] | None = None
 
     @asynccontextmanager
-    async def hold(self, url: str) -> AsyncIterator[None]:
-        """While inside, this process holds the lease on the URL's host (waits for it first)."""
-        host = (urlsplit(url).hostname or "").lower()
+    async def hold(self, host: str) -> AsyncIterator[None]:
+        """While inside, this process holds the host's lease (waits for it first). The
+        fetcher's gate (fetch/fetcher.py)."""
+        host = host.lower()
         self._busy[host] += 1
         try:
             while host not in self._held:

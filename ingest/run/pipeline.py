@@ -208,7 +208,8 @@ class Pipeline:
         if self.archive is not None:  # archive files are written off the loop, one writer
             self._archive_thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-archive")
         credentials = {f.url: f.auth for f in self.cfg.feeds if f.auth}
-        self._fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts, credentials=credentials).__aenter__()
+        self._fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts, credentials=credentials,
+                                      gate=self.leases.hold).__aenter__()
         self.fetcher = self._fetcher
         return self
 
@@ -325,8 +326,7 @@ class Pipeline:
             if isinstance(known, OffTopic):
                 return self._done("off_topic")
             at, started = now(), time.monotonic()
-            async with self.leases.hold(candidate.url):
-                result = await self.fetcher.fetch(candidate.url, kind="article", admit=slot)
+            result = await self.fetcher.fetch(candidate.url, kind="article", admit=slot)
             fetch_log = FetchLog.of(result, "article", at, (time.monotonic() - started) * 1000)
             if self.metrics:
                 self.metrics.fetched(fetch_log)
@@ -398,10 +398,9 @@ class Pipeline:
         """
         assert self.fetcher is not None
         at, started = now(), time.monotonic()
-        async with self.leases.hold(feed.url):
-            result = await (self.fetcher.fetch(feed.url, kind="feed", etag=feed.etag,
-                                               last_modified=feed.last_modified, body_hash=feed.body_hash)
-                            if conditional else self.fetcher.fetch(feed.url, kind="feed"))
+        result = await (self.fetcher.fetch(feed.url, kind="feed", etag=feed.etag,
+                                           last_modified=feed.last_modified, body_hash=feed.body_hash)
+                        if conditional else self.fetcher.fetch(feed.url, kind="feed"))
         fetch_log = FetchLog.of(result, "feed", at, (time.monotonic() - started) * 1000)
         if isinstance(result, FetchFailure):
             poll = Poll(fetch_log, ok=False, error=result.message, failure=result.kind, hint=result.retry_after)
