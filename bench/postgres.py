@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import random
+import resource
 import tempfile
 import time
 import uuid
@@ -67,19 +68,55 @@ async def _open_only(database: str) -> None:
         pass
 
 
+def server_cpu(url: str) -> float | None:
+    """CPU seconds used so far by the PostgreSQL server of `url` if it runs on this machine: its
+    postmaster's own, its live processes' and its ended backends' (counted by the postmaster when
+    it reaps them). None when it cannot be seen (a remote server, psutil missing)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    port = url.rsplit(":", 1)[-1].split("/")[0] if url.count(":") > 1 else "5432"
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            parent = proc.parent()
+            if proc.info["name"] != "postgres" or (parent is not None and parent.name() == "postgres"):
+                continue
+            cmd = proc.info["cmdline"] or []
+            if "-p" in cmd and cmd[cmd.index("-p") + 1] != port:
+                continue
+            t = proc.cpu_times()
+            return t.user + t.system + t.children_user + t.children_system + sum(
+                sum(c.cpu_times()[:2]) for c in proc.children(recursive=True))
+        except (psutil.Error, IndexError):
+            continue
+    return None
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run(database: str, items: list[Item], writers: int) -> float:
-    """Articles per second for `writers` processes storing `items` into `database`."""
+    """Articles per second for `writers` processes storing `items` into `database`; prints the CPU
+    per article of the writer processes and, when it runs here, of the server."""
     ctx = mp.get_context("fork")  # the pages are built once and shared
     start = ctx.Barrier(writers + 1)
     procs = [ctx.Process(target=_writer, args=(database, items[k::writers], start)) for k in range(writers)]
     for p in procs:
         p.start()
     start.wait()
-    began = time.monotonic()
+    began, writers_cpu, server = time.monotonic(), _children_cpu(), server_cpu(database)
     for p in procs:
         p.join()
         assert p.exitcode == 0, f"a writer failed ({p.exitcode})"
-    return len(items) / (time.monotonic() - began)
+    rate = len(items) / (time.monotonic() - began)
+    cpu = f"writers {(_children_cpu() - writers_cpu) / len(items) * 1e3:.2f} ms"
+    if server is not None:
+        cpu += f", server {((server_cpu(database) or server) - server) / len(items) * 1e3:.2f} ms"
+    print(f"    CPU per article: {cpu} (each writer's start-up included)", flush=True)
+    return rate
 
 
 def _database(url: str) -> tuple[str, str]:
