@@ -475,7 +475,7 @@ class Stats:
     flags: dict[str, int]  # "duplicate:exact" -> count, over current versions
     fetches: dict[str, int]  # outcome -> count
     feeds: list[FeedHealth]
-    warc: WarcTotals = field(default_factory=lambda: WarcTotals(0, 0, 0, 0, 0))
+    warc: WarcTotals = field(default_factory=lambda: WarcTotals.of([]))
     warc_files: list[WarcFile] = field(default_factory=list)
 
 
@@ -501,3 +501,8 @@ class WarcTotals:
     records: int
     prefiltered: int
     kept: int
+
+    @classmethod
+    def of(cls, files: list[WarcFile]) -> WarcTotals:
+        return cls(len(files), sum(f.ended for f in files), sum(f.records for f in files),
+                   sum(f.prefiltered for f in files), sum(f.kept for f in files))

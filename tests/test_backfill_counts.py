@@ -174,3 +174,23 @@ def test_postgres_two_writers_reading_one_file_at_once_count_it_once_and_db_copy
     r = ingest_cli("backfill", "--config", str(cfg), "--db", again, "--warc", str(path))
     assert r.returncode == 0 and "20 already done" in r.stderr, r.stderr
     assert stats_json(cfg, again)["warc"] == want
+
+
+def test_stats_and_db_copy_read_a_database_from_before_the_table(tmp_path):
+    """Schema 6 (the read views' own): no WARC line, nothing to copy, no error."""
+    import sqlite3
+
+    from ingest.read.stats import collect, render
+    from ingest.store.copy import copy_corpus
+    from ingest.store.sqlite.schema import MIGRATIONS
+
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old, isolation_level=None)
+    for number, sql in enumerate(MIGRATIONS[:6], start=1):
+        conn.executescript(sql)
+        conn.execute(f"PRAGMA user_version = {number}")
+    conn.close()
+    s = collect(str(old))
+    assert s.warc.files == 0 and s.warc_files == [] and "warc" not in render(s)
+    assert copy_corpus(str(old), str(tmp_path / "new.db")).rows["backfill_files"] == 0
+    assert query(tmp_path / "new.db", "PRAGMA user_version") == [(len(MIGRATIONS),)]

@@ -31,10 +31,7 @@ def collect(db_path: str) -> Stats:
         files = _warc_files(conn)
         return Stats(one("SELECT count(*) FROM articles"), one("SELECT count(*) FROM versions"),
                      one("SELECT count(DISTINCT site) FROM articles"), sum(outcomes.values()), outcomes,
-                     flags, fetches, feeds, WarcTotals(len(files), sum(f.ended for f in files),
-                                                       sum(f.records for f in files),
-                                                       sum(f.prefiltered for f in files), sum(f.kept for f in files)),
-                     files)
+                     flags, fetches, feeds, WarcTotals.of(files), files)
     finally:
         conn.close()
 

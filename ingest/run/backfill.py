@@ -28,7 +28,7 @@ from ingest.records import Candidate, Packed, Page, Scanned, Skipped
 from ingest.sources.sitemap import SitemapStats, sitemap_candidates
 from ingest.sources.urls import url_candidates
 from ingest.sources.warc import FileEnd, Ledger, WarcStats, warc_items
-from ingest.store import is_postgres, open_store
+from ingest.store import Store, is_postgres, open_store
 from ingest.store.errors import FAILED, StoreError
 
 from .pipeline import Archive, Pipeline
@@ -152,7 +152,7 @@ async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts:
         ctx = Context(cfg, pipe.fetcher, pipe.matcher, pipe.tally.counts, cluster)
         records = source(ctx)
         total = len(records) if isinstance(records, list) else None  # URL lists: rate and ETA
-        meter = _Meter(ctx, pipe, report, total)
+        meter, counts = _Meter(ctx, pipe, report, total), _FileCounts(store)
         with progress("backfill", total=total, unit="records") as bar:
             shown = asyncio.create_task(meter.show(bar, watch))
             try:
@@ -160,8 +160,8 @@ async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts:
                     if isinstance(item, FileEnd):
                         meter.file_read()
                         continue
-                    if isinstance(item, Scanned):  # in file order: the store's count of the file moves on
-                        await store.backfill.scanned(item)
+                    if isinstance(item, Scanned):
+                        counts.add(item)
                         continue
                     cand, page = item
                     meter.listed += 1
@@ -172,12 +172,43 @@ async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts:
                         await pipe.submit(cand, page)
                 await pipe.drain()
                 await meter.files_settled()
+                await counts.settled()
             finally:
                 shown.cancel()
                 await asyncio.gather(shown, return_exceptions=True)
+                await counts.abandon()
             meter.update(bar, watch)
         report.counts.update(pipe.tally.counts)
     return report
+
+
+class _FileCounts:
+    """Hands the WARC files' Scanned parts to the store in the order they came (a file's count
+    moves on part by part), without holding up the reading: each is written after the one
+    before, while the next records are read. A failing write fails `settled`; parts still
+    waiting when a run stops are dropped (`abandon`), and the next run counts their records."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._last: asyncio.Task[None] | None = None
+
+    def add(self, part: Scanned) -> None:
+        async def write(before: asyncio.Task[None] | None) -> None:
+            if before is not None:
+                await before
+            await self.store.backfill.scanned(part)
+
+        self._last = asyncio.create_task(write(self._last))
+
+    async def settled(self) -> None:
+        if self._last is not None:
+            await self._last
+
+    async def abandon(self) -> None:
+        """Drop the parts not written yet (a stopped run: the next run counts their records)."""
+        if self._last is not None:
+            self._last.cancel()  # and, through it, the writes it waits for
+            await asyncio.gather(self._last, return_exceptions=True)
 
 
 class _Meter:
