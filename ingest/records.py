@@ -16,6 +16,7 @@ fingerprinting run in worker processes.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -208,6 +209,25 @@ class Skipped:
     url: str
     reason: SkipReason
     message: str = ""
+
+
+# What became of a record a WARC backfill read (`Scanned.kinds`): dropped before extraction for
+# any reason but the prefilter (not a page, damaged...), sent on to extraction, or prefiltered.
+SCAN_SKIPPED, SCAN_KEPT, SCAN_PREFILTERED = 0, 1, 2
+
+
+@dataclass(frozen=True, eq=False)
+class Scanned:
+    """Records of one WARC file read since the previous part, for the store's per-file counts
+    (`BackfillStore.scanned`, the `backfill_files` table): each record's offset, in file order,
+    and what became of it (SCAN_*). Offsets rather than sums, so that the store can count every
+    record of a file once however often, and by however many processes, the file is read."""
+
+    file: str  # the file's identity (sources/warc.py): the same file under any path or URL
+    location: str  # the path or URL it was read from
+    offsets: array[int]  # record offsets, increasing
+    kinds: bytes  # one SCAN_* per offset
+    ended: bool = False  # this part reached the end of the file (every record before was read)
 
 
 # --- analyse -------------------------------------------------------------------------------
@@ -455,3 +475,34 @@ class Stats:
     flags: dict[str, int]  # "duplicate:exact" -> count, over current versions
     fetches: dict[str, int]  # outcome -> count
     feeds: list[FeedHealth]
+    warc: WarcTotals = field(default_factory=lambda: WarcTotals.of([]))
+    warc_files: list[WarcFile] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WarcFile:
+    """What WARC backfills have read of one file, each record counted once (`backfill_files`)."""
+
+    file: str  # identity: digest of the first 64 KiB + size
+    location: str  # the path or URL it was last read from
+    records: int  # records read, of every type, damaged ones included
+    prefiltered: int  # HTML pages the topic prefilter dropped before extraction
+    kept: int  # HTML pages sent on to extraction
+    ended: bool  # a reading reached the end of the file
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class WarcTotals:
+    """The sums over `WarcFile`s."""
+
+    files: int
+    ended: int
+    records: int
+    prefiltered: int
+    kept: int
+
+    @classmethod
+    def of(cls, files: list[WarcFile]) -> WarcTotals:
+        return cls(len(files), sum(f.ended for f in files), sum(f.records for f in files),
+                   sum(f.prefiltered for f in files), sum(f.kept for f in files))

@@ -45,6 +45,7 @@ def verdicts(db: Path, fetched: bool = False) -> dict[str, object]:
                        "join articles a on a.id = f.article_id left join articles o on o.id = f.other_article_id"),
             "off_topic": q("select url_key from off_topic"),
             "done": q("select source, key, outcome from backfill_done"),
+            "files": q("select file, last_offset, records, prefiltered, kept, ended from backfill_files"),
         }
     finally:
         conn.close()
@@ -111,6 +112,12 @@ def test_units_of_byte_ranges_store_what_the_local_run_stores(cluster, tmp_path)
         out[name] = verdicts(tmp_path / f"{name}.db")
     for key, local in out["local"].items():
         assert out["cluster"][key] == local, key
+    # the files' counts came back from the workers: every record, each once
+    assert sorted(f[2:] for f in out["cluster"]["files"]) == [(27, 20, 6, 1), (36, 25, 10, 1)]
+    # the cluster reading again what the local run read (other spans than its own) counts nothing twice
+    report = asyncio.run(backfill(load_config(tmp_path / "local.yaml"), from_warcs(files), cluster=cluster))
+    assert report.counts["already_done"] == 16 and report.counts["prefiltered"] == 45
+    assert verdicts(tmp_path / "local.db")["files"] == out["local"]["files"]
 
 
 def test_fetched_pages_are_extracted_on_the_cluster(cluster, world, tmp_path):

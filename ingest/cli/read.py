@@ -103,12 +103,14 @@ def export_cmd(cfg: Config, fmt: str, output: str, versions: bool, since: str | 
 @command_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def stats(cfg: Config, as_json: bool) -> None:
-    """What is stored and flagged, and how each feed is doing. Exits 1 when every feed is failing.
+    """What is stored and flagged, how each feed is doing, and what WARC backfills read (records
+    scanned, pages prefiltered and kept). Exits 1 when every feed is failing.
 
     \b
     Examples:
       ingest stats
       ingest stats --json | jq '.feeds[] | select(.failures > 0)'
+      ingest stats --json | jq '.warc_files[] | {location, records, prefiltered}'
     """
     from ingest.read.stats import collect, render
 

@@ -53,6 +53,16 @@ def open_readonly(db_path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+def has_table(conn: sqlite3.Connection, table: str) -> bool:
+    """Whether a database opened by `open_readonly` has `table`: an SQLite file at the read views'
+    schema may predate a later side table (a PostgreSQL one is always at the newest schema)."""
+    try:
+        conn.execute(f"SELECT 1 FROM {table} LIMIT 0")
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
 def integrity_problems(db_path: str | Path) -> list[str]:
     """SQLite's full integrity_check of a database, read-only: ["ok"] when undamaged.
 

@@ -1,10 +1,12 @@
-"""`ingest stats`: what is stored, what was flagged, and how each feed is doing."""
+"""`ingest stats`: what is stored, what was flagged, how each feed is doing, and what WARC
+backfills read (records scanned, pages prefiltered and kept, per file: `backfill_files`)."""
 from __future__ import annotations
 
+import sqlite3
 from typing import Any, Literal
 
-from ingest.read.query import open_readonly
-from ingest.records import FeedHealth, Stats
+from ingest.read.query import has_table, open_readonly
+from ingest.records import FeedHealth, Stats, WarcFile, WarcTotals
 
 
 def collect(db_path: str) -> Stats:
@@ -26,11 +28,21 @@ def collect(db_path: str) -> Stats:
             "items_last_poll, new_last_poll, "
             "(SELECT count(DISTINCT s.article_id) FROM sightings s WHERE s.feed_id = feeds.id) "
             "FROM feeds ORDER BY url")]
+        files = _warc_files(conn)
         return Stats(one("SELECT count(*) FROM articles"), one("SELECT count(*) FROM versions"),
                      one("SELECT count(DISTINCT site) FROM articles"), sum(outcomes.values()), outcomes,
-                     flags, fetches, feeds)
+                     flags, fetches, feeds, WarcTotals.of(files), files)
     finally:
         conn.close()
+
+
+def _warc_files(conn: sqlite3.Connection) -> list[WarcFile]:
+    if not has_table(conn, "backfill_files"):  # a database not migrated since (schema 6)
+        return []
+    return [WarcFile(file, location, int(records), int(prefiltered), int(kept), bool(ended), updated_at)
+            for file, location, records, prefiltered, kept, ended, updated_at in conn.execute(
+                "SELECT file, location, records, prefiltered, kept, ended, updated_at FROM backfill_files "
+                "ORDER BY updated_at, file")]
 
 
 def _feed_health(row: tuple[Any, ...]) -> FeedHealth:
@@ -55,6 +67,9 @@ def render(stats: Stats) -> str:
     lines.append("sightings: " + (", ".join(f"{k} {v}" for k, v in stats.sighting_outcomes.items()) or "none"))
     lines.append("flags: " + (", ".join(f"{k} {v}" for k, v in stats.flags.items()) or "none"))
     lines.append("fetches: " + (", ".join(f"{k} {v}" for k, v in stats.fetches.items()) or "none"))
+    if (w := stats.warc).files:
+        lines.append(f"warc backfills: {w.files} file{'s' if w.files != 1 else ''} ({w.ended} read to the end), "
+                     f"records scanned {w.records}, prefiltered {w.prefiltered}, kept {w.kept}")
     if stats.feeds:
         lines.append("feeds:")
         for f in stats.feeds:

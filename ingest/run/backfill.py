@@ -2,7 +2,9 @@
 
 Each source record carries a `record_key`; the writer marks it done in the same
 transaction that stores its article, so an interrupted backfill rerun skips exactly
-what was already done (per record, not per file).
+what was already done (per record, not per file). A WARC source also hands on, every
+thousand records or second, what it read of each file (`Scanned`: records, prefiltered,
+kept), which the store counts once per record of the file for `ingest stats`.
 """
 from __future__ import annotations
 
@@ -22,11 +24,11 @@ from ingest.extract.prefilter import Prefilter
 from ingest.fetch import Fetcher, FetchPort
 from ingest.progress import Progress, progress
 from ingest.read.api import Reader
-from ingest.records import Candidate, Packed, Page, Skipped
+from ingest.records import Candidate, Packed, Page, Scanned, Skipped
 from ingest.sources.sitemap import SitemapStats, sitemap_candidates
 from ingest.sources.urls import url_candidates
-from ingest.sources.warc import FileEnd, WarcStats, warc_items
-from ingest.store import is_postgres, open_store
+from ingest.sources.warc import FileEnd, Ledger, WarcStats, warc_items
+from ingest.store import Store, is_postgres, open_store
 from ingest.store.errors import FAILED, StoreError
 
 from .pipeline import Archive, Pipeline
@@ -44,9 +46,9 @@ class BackfillReport:
 
 
 Done = Page | Packed | Skipped  # what a source may hand over with a candidate: its page, or its extraction
-Record = Candidate | tuple[Candidate, Done] | FileEnd
+Record = Candidate | tuple[Candidate, Done] | FileEnd | Scanned
 Records = Iterable[Record | None] | AsyncIterable[Candidate]
-Item = tuple[Candidate, Done | None] | FileEnd
+Item = tuple[Candidate, Done | None] | FileEnd | Scanned
 
 
 @dataclass
@@ -111,7 +113,8 @@ Source = Callable[[Context], Records]
 
 
 async def as_items(records: Records) -> AsyncIterator[Item]:
-    """Any source as an async stream of (candidate, page / extraction / None) and FileEnd markers.
+    """Any source as an async stream of (candidate, page / extraction / None), FileEnd markers and
+    the WARC files' Scanned parts.
 
     Sync iterators (URL lists, WARC files) are advanced on a thread: reading a WARC
     record is file I/O and gzip work that must not stall the event loop. A None from one
@@ -126,7 +129,7 @@ async def as_items(records: Records) -> AsyncIterator[Item]:
     done = object()
     while (item := await asyncio.to_thread(next, it, done)) is not done:
         if item is not None:
-            yield item if isinstance(item, tuple | FileEnd) else (item, None)
+            yield item if isinstance(item, tuple | FileEnd | Scanned) else (item, None)
 
 
 async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts: dict[str, str] | None = None,
@@ -149,13 +152,16 @@ async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts:
         ctx = Context(cfg, pipe.fetcher, pipe.matcher, pipe.tally.counts, cluster)
         records = source(ctx)
         total = len(records) if isinstance(records, list) else None  # URL lists: rate and ETA
-        meter = _Meter(ctx, pipe, report, total)
+        meter, counts = _Meter(ctx, pipe, report, total), _FileCounts(store)
         with progress("backfill", total=total, unit="records") as bar:
             shown = asyncio.create_task(meter.show(bar, watch))
             try:
                 async for item in as_items(records):
                     if isinstance(item, FileEnd):
                         meter.file_read()
+                        continue
+                    if isinstance(item, Scanned):
+                        counts.add(item)
                         continue
                     cand, page = item
                     meter.listed += 1
@@ -166,12 +172,43 @@ async def backfill(cfg: Config, source: Source, *, dry_run: bool = False, hosts:
                         await pipe.submit(cand, page)
                 await pipe.drain()
                 await meter.files_settled()
+                await counts.settled()
             finally:
                 shown.cancel()
                 await asyncio.gather(shown, return_exceptions=True)
+                await counts.abandon()
             meter.update(bar, watch)
         report.counts.update(pipe.tally.counts)
     return report
+
+
+class _FileCounts:
+    """Hands the WARC files' Scanned parts to the store in the order they came (a file's count
+    moves on part by part), without holding up the reading: each is written after the one
+    before, while the next records are read. A failing write fails `settled`; parts still
+    waiting when a run stops are dropped (`abandon`), and the next run counts their records."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._last: asyncio.Task[None] | None = None
+
+    def add(self, part: Scanned) -> None:
+        async def write(before: asyncio.Task[None] | None) -> None:
+            if before is not None:
+                await before
+            await self.store.backfill.scanned(part)
+
+        self._last = asyncio.create_task(write(self._last))
+
+    async def settled(self) -> None:
+        if self._last is not None:
+            await self._last
+
+    async def abandon(self) -> None:
+        """Drop the parts not written yet (a stopped run: the next run counts their records)."""
+        if self._last is not None:
+            self._last.cancel()  # and, through it, the writes it waits for
+            await asyncio.gather(self._last, return_exceptions=True)
 
 
 class _Meter:
@@ -236,7 +273,7 @@ async def _dry_run(cfg: Config, source: Source, hosts: dict[str, str] | None) ->
         async with Fetcher(cfg.fetch, hosts=hosts) as fetcher:
             records = source(Context(cfg, fetcher, TopicMatcher.from_config(cfg.topics), report.counts))
             async for item in as_items(records):
-                if isinstance(item, FileEnd):
+                if isinstance(item, FileEnd | Scanned):
                     continue
                 cand = item[0]
                 if cand.record_key and reader is not None and reader.backfill_done(cand.source, cand.record_key):
@@ -267,15 +304,16 @@ def from_warcs(paths: list[str], stats: WarcStats | None = None, max_bytes: int 
                prefilter: bool = True) -> Source:
     """WARC files or URLs, read on a thread. With topics configured, the topic prefilter drops
     pages that cannot be on topic before they reach the extraction workers (counted in `stats`
-    and as "prefiltered" in the run's counts). A file that cannot be opened (404, missing) is
-    one warning line and the next file is read."""
+    and as "prefiltered" in the run's counts, and per file in the database through the
+    `Scanned` parts, see `Ledger`). A file that cannot be opened (404, missing) is one warning
+    line and the next file is read."""
 
-    def records(ctx: Context) -> Iterator[tuple[Candidate, Done] | FileEnd | None]:
+    def records(ctx: Context) -> Iterator[tuple[Candidate, Done] | FileEnd | Scanned | None]:
         st = stats if stats is not None else WarcStats()
         ctx.files, ctx.warc = len(paths), st  # now, for the progress line (the reading starts on a thread)
         return read(ctx, st)
 
-    def read(ctx: Context, st: WarcStats) -> Iterator[tuple[Candidate, Done] | FileEnd | None]:
+    def read(ctx: Context, st: WarcStats) -> Iterator[tuple[Candidate, Done] | FileEnd | Scanned | None]:
         before = st.prefiltered
         agent, timeout = ctx.cfg.fetch.user_agent, ctx.cfg.fetch.timeout
         try:
@@ -285,12 +323,18 @@ def from_warcs(paths: list[str], stats: WarcStats | None = None, max_bytes: int 
                 return
             pf = Prefilter.from_matcher(ctx.matcher) if prefilter else None
             for path in paths:
+                ledger = Ledger(path)
                 try:
-                    yield from warc_items(path, max_bytes=max_bytes, stats=st, prefilter=pf, user_agent=agent,
-                                          timeout=timeout)
+                    for item in warc_items(path, max_bytes=max_bytes, stats=st, prefilter=pf, user_agent=agent,
+                                           timeout=timeout, ledger=ledger):
+                        yield item
+                        if ledger.due():
+                            yield ledger.take()
                 except OSError as e:  # cannot be opened (RemoteError: 404, refused; a local file gone)
                     st.failed += 1
                     log.warning("warc skipped: %s", e)
+                if (part := ledger.take()) is not None:
+                    yield part
                 yield FileEnd(path)
         finally:  # on this thread, once: the loop's own counts are other keys
             if st.prefiltered > before:

@@ -6,7 +6,8 @@ Two kinds of work go to the cluster, and everything else stays on the client:
     URL), reads, prefilters, extracts and fingerprints, and sends back a `UnitResult`: for each
     HTML record that passed the prefilter a `Packed` (text, fingerprint, metadata, the raw page
     zstd-compressed) or a `Skipped` (off topic after extraction, empty...), the unit's counts,
-    and the warnings it logged (re-logged here, so they read as a local run's).
+    what it read record by record (a `Scanned` part, handed to the store in file order as a
+    local run's), and the warnings it logged (re-logged here, so they read as a local run's).
   * single pages (`Cluster.extract`, the `ExtractPort`): what `run` and URL/sitemap backfills
     fetched. The client fetches (politeness, robots, the address guard stay in one place); the
     cluster extracts.
@@ -32,8 +33,8 @@ from typing import Any
 
 from ingest.analyse.topics import TopicMatcher
 from ingest.extract.pool import WORKER_MODULE, in_worker
-from ingest.records import Candidate, Extracted, Packed, Page, ReextractJob, Skipped
-from ingest.sources.warc import HEARTBEAT, FileEnd, WarcStats, spans
+from ingest.records import Candidate, Extracted, Packed, Page, ReextractJob, Scanned, Skipped
+from ingest.sources.warc import HEARTBEAT, FileEnd, Ledger, WarcStats, spans
 
 log = logging.getLogger("ingest.cluster")
 
@@ -77,6 +78,7 @@ class UnitResult:
     records: list[tuple[Candidate, Packed | Skipped]] = field(default_factory=list)
     stats: WarcStats = field(default_factory=WarcStats)
     logs: list[tuple[str, int, str]] = field(default_factory=list)  # (logger, level, message)
+    scanned: Scanned | None = None  # the records read (None: the file did not open)
 
 
 class Cluster:
@@ -149,18 +151,21 @@ class Cluster:
 
     # --- WARC units ------------------------------------------------------------------------------
     def warc_records(self, locations: list[str], stats: WarcStats, *, max_bytes: int, prefilter: bool,
-                     user_agent: str | None, timeout: float) -> Iterator[tuple[Candidate, Packed | Skipped] | FileEnd
-                                                                         | None]:
+                     user_agent: str | None, timeout: float
+                     ) -> Iterator[tuple[Candidate, Packed | Skipped] | FileEnd | Scanned | None]:
         """The records of the files, extracted on the cluster, in the order a local run reads them
         (units run in any order; their results are handed on in file order, so the writer sees
         what a local run's writer sees, and a copy and its original are told apart the same way);
-        a FileEnd after each file; None at least every HEARTBEAT seconds while waiting (the caller
-        advances this on a thread and must see a cancellation)."""
+        each unit's Scanned part before its records, unless a unit of the file before it failed
+        (the store counts a file only over a stretch read without a gap); a FileEnd after each
+        file; None at least every HEARTBEAT seconds while waiting (the caller advances this on a
+        thread and must see a cancellation)."""
         from distributed import wait
 
         plan = self._units(locations, stats, user_agent, timeout)
         queue: deque[tuple[Any, WarcUnit | FileEnd]] = deque()  # (future | None, unit), in file order
         planned = False
+        gap = False  # a unit of the current file failed or was cut short
         while True:
             while not planned and sum(f is not None for f, _ in queue) < QUEUED * max(1, len(self.workers())):
                 item = next(plan, None)
@@ -185,6 +190,11 @@ class Cluster:
                 yield unit
                 continue
             result = self._result(fut, unit)
+            part = result.scanned if result is not None else None
+            gap = gap and unit.begin > 0
+            if part is not None and not gap:
+                yield replace(part, ended=part.ended and unit.end >= unit.size)
+            gap = gap or part is None or not part.ended  # failed or cut short: the rest of the file is not counted
             if result is not None:
                 stats.add(result.stats)
                 for name, level, message in result.logs:
@@ -309,6 +319,7 @@ def read_unit(unit: WarcUnit, matcher: TopicMatcher, prefilter: bool, max_bytes:
     from ingest.sources.warc import warc_items
 
     result = UnitResult(unit)
+    ledger = Ledger(unit.location)
     pf = Prefilter.from_matcher(matcher) if prefilter else None
     logger, collect = logging.getLogger("ingest"), _Collect()
     logger.addHandler(collect)
@@ -316,7 +327,7 @@ def read_unit(unit: WarcUnit, matcher: TopicMatcher, prefilter: bool, max_bytes:
     try:
         for item in warc_items(unit.location, max_bytes=max_bytes, stats=result.stats, prefilter=pf,
                                user_agent=user_agent, timeout=timeout, heartbeat=float("inf"),
-                               span=(unit.begin, unit.end)):
+                               span=(unit.begin, unit.end), ledger=ledger):
             if item is not None:
                 cand, page = item
                 ex = worker.extract_counted(page, cand, matcher)
@@ -328,4 +339,5 @@ def read_unit(unit: WarcUnit, matcher: TopicMatcher, prefilter: bool, max_bytes:
         logger.removeHandler(collect)
         logger.propagate = propagate
     result.logs = collect.lines
+    result.scanned = ledger.take()
     return result

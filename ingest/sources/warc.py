@@ -39,6 +39,7 @@ import os
 import re
 import time
 import zlib
+from array import array
 from collections import Counter
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from ingest.extract.prefilter import Prefilter
 from ingest.fetch import charset
 from ingest.fetch.fetcher import HEADERS_DROPPED
-from ingest.records import Candidate, Page
+from ingest.records import SCAN_KEPT, SCAN_PREFILTERED, SCAN_SKIPPED, Candidate, Page, Scanned
 
 from .remote import IDENTITY_PREFIX, RemoteError, WarcInput, identity_of, open_input
 
@@ -68,6 +69,8 @@ MAX_BYTES = 10_000_000  # same default as fetch.max_bytes
 MAX_BAD_RECORDS = 100  # per file; past this the rest of the file is given up
 MAX_HANDOVERS = 50  # per file; past this warcio reads the rest (FastWARC keeps failing on it)
 HEARTBEAT = 0.2  # seconds: `warc_items` yields None at least this often while it drops records
+LEDGER_RECORDS = 1000  # a `Ledger` is due for handing on after this many records...
+LEDGER_SECONDS = 1.0  # ... or this many seconds
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 DAMAGE = {  # skip reasons that mean a damaged record (logged one line each), with the log text
     "truncated": "truncated (file or gzip member ends inside it)",
@@ -122,6 +125,38 @@ class FileEnd:
     could not be read): the driver counts the file done once those records are stored."""
 
     location: str
+
+
+class Ledger:
+    """The records of one file as they are read (offset, and whether kept, prefiltered or
+    skipped), handed on in parts (`take`) for the store's per-file counts (records.Scanned).
+    Filled by the reader on the thread that reads; taken on the same thread, between records."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.file = ""  # the file's identity, once it is open
+        self.ended = False  # the reading reached the end (set by `warc_items`)
+        self._offsets: array[int] = array("q")
+        self._kinds = bytearray()
+        self._since = time.monotonic()
+
+    def add(self, offset: int, kind: int) -> None:
+        self._offsets.append(offset)
+        self._kinds.append(kind)
+
+    def due(self) -> bool:
+        """Whether a part should be handed on now (LEDGER_RECORDS records or LEDGER_SECONDS)."""
+        return bool(self._offsets) and (len(self._offsets) >= LEDGER_RECORDS
+                                        or time.monotonic() - self._since >= LEDGER_SECONDS)
+
+    def take(self) -> Scanned | None:
+        """The records added since the last part (with `ended` once the file is read), or None for
+        a file that never opened."""
+        if not self.file:
+            return None
+        part = Scanned(self.file, self.location, self._offsets, bytes(self._kinds), self.ended)
+        self._offsets, self._kinds, self._since = array("q"), bytearray(), time.monotonic()
+        return part
 
 
 class _QuietIterator(ArchiveIterator):  # type: ignore[misc]
@@ -307,8 +342,10 @@ class _Reader:
     """One file's records; the state both readers share (what is done, how many were bad)."""
 
     def __init__(self, src: WarcInput, stats: WarcStats, max_bytes: int, prefilter: Prefilter | None,
-                 engine: str, span: tuple[int, int] | None = None) -> None:
+                 engine: str, span: tuple[int, int] | None = None, ledger: Ledger | None = None) -> None:
         self.src, self.fh, self.name, self.stats = src, src.fh, src.name, stats
+        self.ledger = ledger if ledger is not None else Ledger(src.name)
+        self.ledger.file = src.identity
         self.max_bytes, self.prefilter = max_bytes, prefilter
         self.fh.seek(0)
         head = self.fh.read(IDENTITY_PREFIX)
@@ -358,13 +395,16 @@ class _Reader:
         stats = self.stats
         if page is not None:
             stats.html += 1
+            self.ledger.add(offset, SCAN_KEPT)
             yield Candidate(url=page.url, source="warc", record_key=f"{self.src.identity}:{offset}"), page
             return
         if reason == PREFILTERED:
             stats.html += 1
             stats.prefiltered += 1
+            self.ledger.add(offset, SCAN_PREFILTERED)
         else:
             stats.skipped[reason] += 1
+            self.ledger.add(offset, SCAN_SKIPPED)
         yield None
 
     # --- FastWARC: clean stretches -----------------------------------------------------------
@@ -475,6 +515,7 @@ class _Reader:
                         page, reason = None, "bad length"
                     if reason in DAMAGE:
                         log.warning("%s: record at offset %d: %s", self.name, offset, DAMAGE[reason])
+                        self.ledger.add(offset, SCAN_SKIPPED)
                         stats.skipped[reason] += 1
                         stats.bad += 1
                         self.bad += 1
@@ -510,6 +551,7 @@ class _Reader:
                     return None  # the next span's record: its reader reports it
                 if bad_at > self.done:  # the failing record was not counted yet
                     stats.records += 1
+                    self.ledger.add(bad_at, SCAN_SKIPPED)
                     self.done = bad_at
                 stats.skipped["bad record"] += 1
                 stats.bad += 1
@@ -527,13 +569,15 @@ def warc_items(
     source: str | Path, *, max_bytes: int = MAX_BYTES, stats: WarcStats | None = None,
     prefilter: Prefilter | None = None, engine: str = "auto", user_agent: str | None = None,
     timeout: float = 60.0, heartbeat: float = HEARTBEAT, span: tuple[int, int] | None = None,
+    ledger: Ledger | None = None,
 ) -> Iterator[tuple[Candidate, Page] | None]:
     """`warc_pages`, with a None at least every `heartbeat` seconds while records are dropped:
     a caller that advances this on a thread gets control back often (to see a cancellation),
     even in a stretch of a file with nothing on topic.
 
     `span=(begin, end)`: only the records that start in that byte range (a cluster's unit of
-    work, see `spans`); counted as a file only by the span that starts at 0."""
+    work, see `spans`); counted as a file only by the span that starts at 0. `ledger` gets
+    every record read (its offset and fate), and `ended` if the reading was not cut short."""
     stats = stats if stats is not None else WarcStats()
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
@@ -542,13 +586,15 @@ def warc_items(
     try:
         last = time.monotonic()
         try:
-            for item in _Reader(src, stats, max_bytes, prefilter, engine, span).items():
+            for item in _Reader(src, stats, max_bytes, prefilter, engine, span, ledger).items():
                 if item is not None:
                     yield item
                     last = time.monotonic()
                 elif time.monotonic() - last >= heartbeat:
                     yield None
                     last = time.monotonic()
+            if ledger is not None:
+                ledger.ended = True
         except RemoteError as e:
             stats.failed += 1
             log.warning("%s; rest of the file skipped", e)

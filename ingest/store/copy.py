@@ -18,7 +18,7 @@ from .postgres.connection import is_postgres, redact
 # parents before children (foreign keys), articles before versions (SQLite's FTS trigger reads
 # the article's current version number)
 TABLES = ("feeds", "fetches", "articles", "url_keys", "blobs", "versions", "sightings", "flags", "analysis_docs",
-          "lsh_bands", "sentences", "dup_edges", "site_lines", "backfill_done", "off_topic")
+          "lsh_bands", "sentences", "dup_edges", "site_lines", "backfill_done", "off_topic", "backfill_files")
 GENERATED = {"search"}  # PostgreSQL's generated tsvector: never written
 CHUNK = 1000
 
@@ -76,6 +76,10 @@ def copy_corpus(src: str, dst: str) -> CopyReport:
 
 
 def _copy_table(reader: Any, writer: Any, table: str) -> int:
+    from ingest.read.query import has_table
+
+    if not has_table(reader, table):  # an SQLite source older than the table: nothing to copy
+        return 0
     theirs = set(_columns(writer, table)) - GENERATED
     cols = [c for c in _columns(reader, table) if c in theirs]
     names = ", ".join(cols)

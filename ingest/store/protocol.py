@@ -26,6 +26,7 @@ from ingest.records import (
     Poll,
     Recheck,
     ReextractJob,
+    Scanned,
     SkipReason,
     Source,
     Stored,
@@ -55,6 +56,11 @@ class RecheckStore(Protocol):
 class BackfillStore(Protocol):
     async def is_done(self, source: Source, key: str) -> bool:
         """Whether a backfill record was handled already (marked with its article)."""
+
+    async def scanned(self, part: Scanned) -> None:
+        """Count what a WARC backfill read of a file (records, prefiltered, kept), each record of
+        the file once: a part's records at or below the highest offset counted so far are not
+        counted again (a resumed or repeated run, another process reading the same file)."""
 
 
 class ReextractStore(Protocol):

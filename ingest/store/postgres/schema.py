@@ -1,12 +1,12 @@
 """The PostgreSQL schema, as numbered migrations like SQLite's (store/sqlite/schema.py).
 
-Migration 1 is the SQLite schema at its migration 6 in PostgreSQL's words: the same tables,
-columns and analyst views (`latest`, `clean`, `duplicates`, `garbled`, `feed_health`, same
-names, same columns), timestamps kept as the same ISO text, JSON evidence as the same text.
-Full-text search is PostgreSQL's own: a generated tsvector on every version with a GIN index
-(readers join `latest.version_id` to search current versions). Two SQLite functions the
-shared read queries use, `julianday(text)` and `json_each(text)` over a JSON array, are
-defined here so the read side keeps one set of filters.
+Migration 1 is the SQLite schema at its migration 6 in PostgreSQL's words (later ones repeat
+SQLite's later ones): the same tables, columns and analyst views (`latest`, `clean`,
+`duplicates`, `garbled`, `feed_health`, same names, same columns), timestamps kept as the
+same ISO text, JSON evidence as the same text. Full-text search is PostgreSQL's own: a
+generated tsvector on every version with a GIN index (readers join `latest.version_id` to
+search current versions). Two SQLite functions the shared read queries use, `julianday(text)`
+and `json_each(text)` over a JSON array, are defined here so the read side keeps one set of filters.
 
 `migrate` runs under a transaction-scoped advisory lock: commands started together on a new
 database wait for each other, and the second finds the work done. The applied version is
@@ -250,6 +250,19 @@ MIGRATIONS: list[str] = [
         host TEXT PRIMARY KEY,
         owner TEXT NOT NULL,
         expires_at TIMESTAMPTZ NOT NULL   -- the database's clock: one clock for every process
+    );
+    """,
+    # 3: SQLite's migration 7, the WARC files' counts (store/sqlite/tables.py count_scanned)
+    """
+    CREATE TABLE backfill_files (
+        file TEXT PRIMARY KEY,
+        location TEXT NOT NULL,
+        last_offset BIGINT NOT NULL,
+        records BIGINT NOT NULL DEFAULT 0,
+        prefiltered BIGINT NOT NULL DEFAULT 0,
+        kept BIGINT NOT NULL DEFAULT 0,
+        ended INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
     );
     """,
 ]

@@ -81,6 +81,7 @@ class PgWriter(Writer):
     articles_class = PgArticles
     corpus_class = PgCorpus
     begin = "BEGIN"
+    row_lock = " FOR UPDATE"  # other writer processes may update the same row meanwhile
 
     @classmethod
     def open(cls, path: str | Path, cfg: Config) -> PgWriter:

@@ -375,6 +375,21 @@ MIGRATIONS: list[str] = [
         dup.detail AS duplicate_detail,
         gar.detail AS garbled_detail
 """ + LATEST_FROM + ANALYST_VIEWS,
+    # 7: what WARC backfills read of each file, each record counted once however often the file is
+    # read (ingest/store/sqlite/tables.py count_scanned): `ingest stats` shows the prefiltered pages,
+    # which are never stored, and the records scanned
+    """
+    CREATE TABLE backfill_files (
+        file TEXT PRIMARY KEY,         -- the file's identity (digest of its first 64 KiB + size), as in record keys
+        location TEXT NOT NULL,        -- the path or URL it was last read from
+        last_offset INTEGER NOT NULL,  -- the highest record offset counted (-1: none yet)
+        records INTEGER NOT NULL DEFAULT 0,      -- records read, of every type, damaged ones included
+        prefiltered INTEGER NOT NULL DEFAULT 0,  -- HTML pages the topic prefilter dropped before extraction
+        kept INTEGER NOT NULL DEFAULT 0,         -- HTML pages sent on to extraction
+        ended INTEGER NOT NULL DEFAULT 0,        -- 1 once a reading got to the end of the file
+        updated_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -34,6 +34,7 @@ from ingest.records import (
     Poll,
     Recheck,
     ReextractJob,
+    Scanned,
     Source,
     Stored,
 )
@@ -258,6 +259,9 @@ class _Backfill:
 
     async def is_done(self, source: Source, key: str) -> bool:
         return await self._store.execute_fn(lambda w: is_done(w.conn, source, key), write=False)
+
+    async def scanned(self, part: Scanned) -> None:
+        await self._store.execute_fn(lambda w: w.scanned(part))
 
 
 class _Reextract:

@@ -1,5 +1,5 @@
 """Small writes to the side tables that several entities share: the fetch log, backfill
-records and raw-page blobs. Each runs inside the caller's transaction.
+records, the WARC files' counts and raw-page blobs. Each runs inside the caller's transaction.
 
 The per-article path (these, and the article, version, key, sighting, flag and index rows
 in articles.py and corpus.py) writes with plain parameterised SQL, not sqlite-utils'
@@ -15,7 +15,7 @@ import sqlite3
 
 import zstandard
 
-from ingest.records import Candidate, FetchLog
+from ingest.records import SCAN_KEPT, SCAN_PREFILTERED, Candidate, FetchLog, Scanned
 from ingest.times import now, to_text
 
 # level 3: 2.4 -> 0.45 ms per real page against level 10, blobs 9% larger (docs/performance.md)
@@ -53,6 +53,35 @@ def mark_done(conn: sqlite3.Connection, cand: Candidate, outcome: str) -> None:
 def is_done(conn: sqlite3.Connection, source: str, key: str) -> bool:
     row = conn.execute("SELECT 1 FROM backfill_done WHERE source = ? AND key = ?", (source, key)).fetchone()
     return row is not None
+
+
+def count_scanned(conn: sqlite3.Connection, part: Scanned, lock: str = "") -> None:
+    """Add a part of a WARC file's reading to its `backfill_files` row, each record once.
+
+    The row keeps the highest record offset counted (`last_offset`); only the part's records
+    past it are added, and it moves to the part's last offset. The reader hands on a file's
+    records in increasing offset order, from the start of the file (a cluster: unit by unit in
+    file order, and nothing of a file after a failed unit), so whatever the row counts is a
+    stretch from the start of the file with no gap, and:
+      * a resumed run (the file read again from the start after a crash or Ctrl-C), or a repeated
+        one, adds only records past where the earlier run's count had got to: none for a file
+        read to its end;
+      * two processes reading the same file at once (PostgreSQL) each add only what the other
+        has not: the row is read under a lock (`lock`, " FOR UPDATE" there; SQLite's writer
+        already holds the database's write lock) in the transaction that updates it.
+    Counting by offset rather than by record key keeps one row per file, not one per record:
+    CC-NEWS pages are ~95% off topic, and a row for each would outgrow `backfill_done` 20-fold.
+    """
+    conn.execute("INSERT INTO backfill_files (file, location, last_offset, updated_at) VALUES (?, ?, -1, ?) "
+                 "ON CONFLICT (file) DO NOTHING", (part.file, part.location, to_text(now())))
+    last, ended = conn.execute(f"SELECT last_offset, ended FROM backfill_files WHERE file = ?{lock}",
+                               (part.file,)).fetchone()
+    new = [k for o, k in zip(part.offsets, part.kinds) if o > last]
+    conn.execute(
+        "UPDATE backfill_files SET location = ?, last_offset = ?, records = records + ?, "
+        "prefiltered = prefiltered + ?, kept = kept + ?, ended = ?, updated_at = ? WHERE file = ?",
+        (part.location, max([last, *part.offsets[-1:]]), len(new), new.count(SCAN_PREFILTERED), new.count(SCAN_KEPT),
+         int(bool(ended) or part.ended), to_text(now()), part.file))
 
 
 def put_blob(conn: sqlite3.Connection, body: bytes) -> str:

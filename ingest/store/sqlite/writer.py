@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.config import Config
-from ingest.records import Candidate, Extracted, FetchLog, Stored
+from ingest.records import Candidate, Extracted, FetchLog, Scanned, Stored
 from ingest.store.errors import StoreError, fatal
 
 from .articles import Articles
@@ -22,6 +22,7 @@ from .connection import open_writer
 from .corpus import SQLiteCorpus
 from .feeds import Feeds
 from .recheck import Rechecks
+from .tables import count_scanned
 
 if TYPE_CHECKING:
     import sqlite3
@@ -33,6 +34,7 @@ class Writer:
     articles_class = Articles
     corpus_class = SQLiteCorpus
     begin = "BEGIN IMMEDIATE"
+    row_lock = ""  # appended to a SELECT of a row about to be updated from what it read (the write lock is enough)
 
     def __init__(self, conn: sqlite3.Connection, cfg: Config, path: str = ""):
         self.cfg = cfg
@@ -76,6 +78,10 @@ class Writer:
         """Several extracted pages in one transaction (what the store service's batches run)."""
         with self.txn():
             return [self.articles.store(c, ex, log) for c, ex, log in items]
+
+    def scanned(self, part: Scanned) -> None:
+        """A WARC file's reading counted (tables.count_scanned), inside the caller's transaction."""
+        count_scanned(self.conn, part, self.row_lock)
 
     def close(self) -> None:
         self.conn.close()
