@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-WORKER_ONLY = ("trafilatura", "lxml", "datasketch", "scipy", "htmldate", "justext")
+WORKER_ONLY = ("trafilatura", "lxml", "datasketch", "scipy", "htmldate", "justext", "numpy", "py3langid")
 
 
 def test_main_process_imports_no_extraction_libraries():
@@ -13,14 +13,14 @@ def test_main_process_imports_no_extraction_libraries():
     assert out.stdout.strip() == "[]", out.stdout
 
 
-def test_opening_the_store_does_not_import_pandas(tmp_path):
-    """sqlite_utils imports pandas when installed (~0.35 s): kept off the daemon's start-up path."""
+def test_opening_the_store_does_not_import_pandas_or_numpy(tmp_path):
+    """sqlite_utils imports pandas and numpy when installed (~0.45 s): kept off the daemon's start-up path."""
     code = ("import sys, asyncio; from ingest.config import Config; from ingest.store import open_store\n"
             "async def main():\n"
             f"    async with open_store(Config(database={str(tmp_path / 'x.db')!r})) as s: pass\n"
-            "asyncio.run(main()); print('pandas' in sys.modules, 'sqlite_utils' in sys.modules)")
+            "asyncio.run(main()); print('pandas' in sys.modules, 'numpy' in sys.modules, 'sqlite_utils' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.split() == ["False", "True"], out
+    assert out.stdout.split() == ["False", "False", "True"], out
 
 
 def test_in_worker_runs_a_worker_function_by_name():

@@ -85,9 +85,9 @@ def run(cfg: Config, once: bool, grace: float, metrics_port: int | None, metrics
       ingest run --metrics-port 9464             # with Prometheus metrics
     """
     if cluster is None:
-        from ingest.extract.pool import start_forkserver
+        from ingest.extract import forkserver
 
-        start_forkserver()  # the workers' imports then overlap ours (docs/performance.md); no socket is open yet
+        forkserver.start()  # the workers' imports then overlap ours (docs/performance.md); no socket is open yet
     from ingest.run.daemon import AlreadyRunning, Daemon, DaemonLock, run_once
     from ingest.store import check_database, is_postgres
 

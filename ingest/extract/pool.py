@@ -26,19 +26,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import signal
 from collections import Counter, deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from multiprocessing.context import ForkServerContext
 from typing import Any
 
 from ingest.analyse.topics import TopicMatcher
 from ingest.records import Candidate, Extracted, Page, ReextractJob, Skipped
+
+from . import forkserver
 
 log = logging.getLogger("ingest.extract")
 
@@ -46,7 +45,6 @@ ATTEMPTS = 2  # a page running when its worker died is tried once more on a new 
 DEPTH = 2  # pages handed to one worker at a time: the one it runs and the next
 DEFAULT_TIMEOUT = 30.0  # seconds one page may take in a worker (config: extract_timeout)
 MAX_REQUEUES = 20  # pages that never started because their worker went away: given up after this
-WORKER_MODULE = "ingest.extract.worker"  # preloaded by the forkserver, never imported by the main process
 
 
 def in_worker(name: str, *args: Any) -> Any:
@@ -60,49 +58,6 @@ def in_worker(name: str, *args: Any) -> Any:
     from . import worker
 
     return getattr(worker, name)(*args)
-
-
-def start_forkserver() -> None:
-    """Start the forkserver now, with worker.py preloading, without waiting for it.
-
-    The forkserver imports trafilatura and the analysis libraries (~1 s of CPU) in its own
-    process: started first thing, that overlaps with the main process's own imports instead
-    of following them. It must be started before any socket is opened (its children, the
-    workers, must not inherit any); ExtractPool.start() later uses the running server.
-    """
-    _forkserver_context()
-    from multiprocessing import forkserver, resource_tracker
-
-    resource_tracker.ensure_running()  # first: it guards its own start, and unblocks SIGINT after it
-    with _children_ignore_sigint():
-        forkserver.ensure_running()
-
-
-@contextlib.contextmanager
-def _children_ignore_sigint() -> Iterator[None]:
-    """Processes started inside this block have SIGINT blocked from birth.
-
-    A Ctrl-C in a terminal goes to the whole process group. The forkserver spends its first
-    second importing trafilatura, and a worker runs Python code between its fork and its
-    initializer (which ignores SIGINT): either would die there with a KeyboardInterrupt
-    traceback on the user's terminal. A blocked signal stays blocked across fork and exec, so
-    the forkserver starts with SIGINT blocked (and then ignores it), and so does every worker it
-    forks until its initializer ignores and unblocks it. Only this thread blocks it meanwhile:
-    a Ctrl-C now still reaches this process, through another thread or right after the block
-    (not with SIG_IGN here, which would lose one that another thread received).
-    """
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-
-
-def _forkserver_context() -> ForkServerContext:
-    """The forkserver start method, with worker.py preloaded in the server."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([WORKER_MODULE])
-    return ctx
 
 
 Outcome = tuple[str, Any]  # ("done", (pid, result)) | ("timeout", None) | ("died", started: bool)
@@ -165,7 +120,7 @@ class ExtractPool:
         self.requeued = 0  # pages handed to another worker: theirs went away before it began them
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(1, mp_context=_forkserver_context(), initializer=in_worker,
+        return ProcessPoolExecutor(1, mp_context=forkserver.context(), initializer=in_worker,
                                    initargs=("init_worker", self.matcher, os.getpid()))
 
     def start(self) -> ExtractPool:
@@ -173,7 +128,7 @@ class ExtractPool:
 
         Synchronous on purpose: called before the event loop opens any socket.
         """
-        start_forkserver()
+        forkserver.start()
         executors = [self._new_executor() for _ in range(self.workers)]
         warm = [e.submit(in_worker, "warm") for e in executors]
         self._live = [_Worker(e, f.result()) for e, f in zip(executors, warm)]
@@ -319,7 +274,7 @@ class ExtractPool:
         """Start one worker and add it to the pool; retried (with a growing pause) if it fails."""
         pause = 0.5
         while not self._closed:
-            start_forkserver()  # again if it died, SIGINT blocked from birth (a no-op while it runs)
+            forkserver.start()  # again if it died, SIGINT blocked from birth (a no-op while it runs)
             executor = self._new_executor()
             try:
                 pid = await asyncio.wrap_future(executor.submit(in_worker, "warm"))

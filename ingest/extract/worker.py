@@ -127,7 +127,7 @@ def init_worker(matcher: TopicMatcher, main_pid: int) -> None:
     global _MATCHER
     _MATCHER = matcher
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked from birth (pool._children_ignore_sigint)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked from birth (forkserver.py)
     threading.Thread(target=exit_with, args=(main_pid,), name="exit-with-main", daemon=True).start()
 
 

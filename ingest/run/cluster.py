@@ -31,7 +31,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ingest.analyse.topics import TopicMatcher
-from ingest.extract.pool import WORKER_MODULE, in_worker
+from ingest.extract.forkserver import WORKER_MODULE
+from ingest.extract.pool import in_worker
 from ingest.records import Candidate, Extracted, Packed, Page, ReextractJob, Skipped
 from ingest.sources.warc import HEARTBEAT, FileEnd, WarcStats, spans
 

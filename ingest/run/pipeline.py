@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
@@ -49,7 +49,9 @@ from ingest.times import now
 
 from .fair import Turns
 from .leases import HostLeases
-from .metrics import Metrics
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger("ingest.pipeline")
 T = TypeVar("T")
