@@ -210,6 +210,14 @@ class Skipped:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class FileEnd:
+    """Yielded by a backfill's WARC source after the last record of a file (or for one that
+    could not be read): the driver counts the file done once those records are stored."""
+
+    location: str
+
+
 # --- analyse -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Duplicate:

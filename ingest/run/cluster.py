@@ -33,8 +33,8 @@ from typing import Any
 from ingest.analyse.topics import TopicMatcher
 from ingest.extract.forkserver import WORKER_MODULE
 from ingest.extract.pool import in_worker
-from ingest.records import Candidate, Extracted, Packed, Page, ReextractJob, Skipped
-from ingest.sources.warc import HEARTBEAT, FileEnd, WarcStats, spans
+from ingest.records import Candidate, Extracted, FileEnd, Packed, Page, ReextractJob, Skipped
+from ingest.sources.warc import HEARTBEAT, WarcStats, spans
 
 log = logging.getLogger("ingest.cluster")
 

@@ -41,7 +41,6 @@ from ingest.records import (
     Skipped,
     Stored,
 )
-from ingest.sources.feeds import FeedError, parse_feed
 from ingest.store import Store
 from ingest.store.errors import StoreError
 from ingest.store.schedule import cache_hint
@@ -449,6 +448,8 @@ class Pipeline:
 
     async def _entries(self, feed: FeedState, page: Page, fetch_log: FetchLog) -> Poll:
         """Parse a fetched feed and submit its entries; what the poll found."""
+        from ingest.sources.feeds import FeedError, parse_feed  # feedparser: not for backfills (start-up)
+
         try:
             # feedparser is pure Python (~0.65 ms per item): a big feed would stall the loop's I/O
             parsed = await _on_daemon_thread(parse_feed, page.body, page.final_url, page.headers, self.matcher,

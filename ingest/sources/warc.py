@@ -116,14 +116,6 @@ class WarcStats:
         self.fast += other.fast
 
 
-@dataclass(frozen=True)
-class FileEnd:
-    """Yielded by a backfill's WARC source after the last record of a file (or for one that
-    could not be read): the driver counts the file done once those records are stored."""
-
-    location: str
-
-
 class _QuietIterator(ArchiveIterator):  # type: ignore[misc]
     INC_RECORD = ""  # warcio prints a 3-line warning for a wrong Content-Length; we log our own line
 
