@@ -200,7 +200,8 @@ class Pipeline:
         self.leases = HostLeases(store.leases, cfg.fetch.per_host_delay)
 
     async def __aenter__(self) -> Pipeline:
-        # Worker processes first: they must not inherit sockets (see extract/pool.py).
+        # Workers asked for first (forked by the forkserver, they inherit none of our sockets), not
+        # waited for: the first pages are fetched while they start (extract/pool.py).
         if self.engine is not None:  # a cluster schedules its own workers
             self.pool = self.engine
         else:
