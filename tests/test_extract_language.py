@@ -68,3 +68,4 @@ def test_a_damaged_or_unwritable_cache_falls_back_to_py3langid(tmp_path):
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
     assert answers(load_identifier(blocked / "py3langid")) == reference
+    assert answers(load_identifier(None)) == reference  # no home to keep a cache in

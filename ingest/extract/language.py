@@ -47,12 +47,16 @@ def identifier() -> LanguageIdentifier:
     return load_identifier(cache_dir())
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+def cache_dir() -> Path | None:
+    """Where the uncompressed model is kept; None when there is no home to keep it in."""
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    except RuntimeError:  # no $HOME and no passwd entry (a container's arbitrary uid)
+        return None
     return Path(base) / "ingest" / f"py3langid-{version('py3langid')}"
 
 
-def load_identifier(cache: Path) -> LanguageIdentifier:
+def load_identifier(cache: Path | None) -> LanguageIdentifier:
     """The identifier from the uncompressed arrays in `cache`, writing them there first if missing.
 
     The arrays are memory-mapped read-only and handed to py3langid's own LanguageIdentifier as
@@ -60,11 +64,13 @@ def load_identifier(cache: Path) -> LanguageIdentifier:
     a list): only where the bytes come from differs. A damaged or unwritable cache falls back to
     py3langid's own load.
     """
-    with contextlib.suppress(OSError, ValueError, EOFError):
-        return _mapped(cache)
+    if cache is not None:
+        with contextlib.suppress(OSError, ValueError, EOFError):
+            return _mapped(cache)
     model = load_model(MODEL_DIR / MODEL_FILE)
-    with contextlib.suppress(OSError):
-        _write(cache, model)
+    if cache is not None:
+        with contextlib.suppress(OSError):
+            _write(cache, model)
     ptc, pc, classes, nextmove, row, output = model
     return LanguageIdentifier(np.asarray(ptc), np.asarray(pc), classes, nextmove, output, tk_row=row)
 
