@@ -49,6 +49,7 @@ ATTEMPTS = 2  # a page running when its worker died is tried once more on a new 
 DEPTH = 2  # pages handed to one worker at a time: the one it runs and the next
 DEFAULT_TIMEOUT = 30.0  # seconds one page may take in a worker (config: extract_timeout)
 MAX_REQUEUES = 20  # pages that never started because their worker went away: given up after this
+START_WAIT = 30.0  # seconds close() waits for a worker still starting (the forkserver's preload)
 
 
 def in_worker(name: str, *args: Any) -> Any:
@@ -121,6 +122,7 @@ class ExtractPool:
         self._live: list[_Worker] = []
         self._changed: asyncio.Event | None = None  # set when a worker has room for another page
         self._spawning: set[asyncio.Task[None]] = set()
+        self._starting: dict[ProcessPoolExecutor, Future[Any]] = {}  # workers asked for, not up yet
         self._closed = False
         self._failed: str | None = None  # why the workers of the start could not start (none is live)
         self.pids: Counter[int] = Counter()  # worker pid -> pages it extracted (tests, benchmarks)
@@ -301,13 +303,15 @@ class ExtractPool:
             forkserver.start()  # again if it died, SIGINT blocked from birth (a no-op while it runs)
             executor = self._new_executor()
             submitted: Future[Any] = Future()
+            self._starting[executor] = submitted
             try:
                 warm: Future[int] = await asyncio.wrap_future(self._submit_warm(executor, submitted))
                 pid = await asyncio.wrap_future(warm)
-            except asyncio.CancelledError:  # closed: the worker goes as soon as it is started
+            except asyncio.CancelledError:  # closed (close() waits for it), or the loop ends without close()
                 submitted.add_done_callback(functools.partial(_shut, executor))
                 raise
             except Exception as e:  # noqa: BLE001
+                del self._starting[executor]
                 executor.shutdown(wait=False, cancel_futures=True)
                 if first:
                     self._failed = f"{type(e).__name__}: {e}"
@@ -320,6 +324,7 @@ class ExtractPool:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30.0)
                 continue
+            del self._starting[executor]
             if self._closing():  # closed while the worker started
                 executor.shutdown(wait=False, cancel_futures=True)
                 return
@@ -357,6 +362,14 @@ class ExtractPool:
         self._closed = True
         for task in list(self._spawning):
             task.cancel()
+        for executor, submitted in self._starting.items():
+            # A worker still starting reads its queues' semaphores by name from this process, which
+            # removes them when it exits: let it start (or fail) first, as start() once did, instead
+            # of leaving it a traceback on the terminal. Only when the run ends before a worker is up.
+            with contextlib.suppress(Exception):
+                submitted.result(START_WAIT).result(START_WAIT)
+            executor.shutdown(wait=True, cancel_futures=True)
+        self._starting.clear()
         for worker in self._live:
             if worker.jobs:
                 worker.kill()

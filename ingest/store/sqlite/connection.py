@@ -97,9 +97,18 @@ def connect(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
 
 
 def open_writer(path: str | Path, check: bool = True) -> sqlite_utils.Database:
+    """`open_connection` wrapped in sqlite-utils' Database, for scripts, tests and benchmarks that
+    write with its table API. The store itself writes plain SQL on the bare connection."""
+    return database_class()(open_connection(path, check))
+
+
+def open_connection(path: str | Path, check: bool = True) -> sqlite3.Connection:
     """The database at `path` opened for the single writer: checked (path, then SQLite's
     quick_check: a corrupt file is refused before anything is written to it), migrated, with a
-    page cache that holds the hot index pages of a large corpus (fewer re-reads per commit)."""
+    page cache that holds the hot index pages of a large corpus (fewer re-reads per commit).
+
+    No sqlite-utils here (~40 ms of imports: dateutil, pluggy...) on a daemon's way to its
+    first fetch (docs/performance.md, start-up)."""
     if check:
         check_path(path, write=True)
     try:
@@ -115,4 +124,4 @@ def open_writer(path: str | Path, check: bool = True) -> sqlite_utils.Database:
         migrate(conn)
     except sqlite3.Error as e:
         raise fatal(e, str(path)) or StoreError(f"cannot open the database {path}: {e}", STORAGE_FAULT) from None
-    return database_class()(conn)
+    return conn
