@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import yaml
-
 
 class ConfigError(Exception):
     """A config problem; the message names the key and fits on one line."""
@@ -271,6 +269,8 @@ def load_config(path: str | os.PathLike[str] | None, db_override: str | None = N
             raise ConfigError(f"{p}: config file not found") from None
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"{p}: cannot read config: {e}") from None
+        import yaml  # here, not with the module: the extraction workers import this module too (start-up)
+
         try:
             data = yaml.safe_load(raw)
         except yaml.YAMLError as e:

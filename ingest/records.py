@@ -230,6 +230,14 @@ class Scanned:
     ended: bool = False  # this part reached the end of the file (every record before was read)
 
 
+@dataclass(frozen=True)
+class FileEnd:
+    """Yielded by a backfill's WARC source after the last record of a file (or for one that
+    could not be read): the driver counts the file done once those records are stored."""
+
+    location: str
+
+
 # --- analyse -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Duplicate:

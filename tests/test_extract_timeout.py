@@ -57,7 +57,7 @@ async def lag_probe(stop: asyncio.Event, lags: list[float]) -> None:
 def run_pool(workers: int, timeout: float, items: list[tuple[Candidate, Page]], stagger: float = 0.0):
     """Extract `items` concurrently (the n-th submitted after n * stagger s); results in order, and more."""
     async def main():
-        pool = ExtractPool(workers, TopicMatcher(()), timeout=timeout).start()
+        pool = await ExtractPool(workers, TopicMatcher(()), timeout=timeout).start().ready()
         first = list(pool.worker_pids)
         stop, lags = asyncio.Event(), []
         probe = asyncio.create_task(lag_probe(stop, lags))
@@ -158,3 +158,34 @@ def test_extract_timeout_is_configurable_and_checked():
     for bad in (0, -1, float("inf"), float("nan")):
         with pytest.raises(ConfigError, match=r"^extract_timeout: must be"):
             parse_config({"extract_timeout": bad})
+
+
+def test_start_does_not_wait_and_a_pool_whose_workers_cannot_start_raises():
+    """start() returns before the workers are up (pages are fetched meanwhile); a page then waits
+    for one. If none can start (here: their initializer fails, as a broken installation's would),
+    extract() raises with the reason instead of waiting for ever."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ingest.extract import forkserver
+    from ingest.extract.pool import in_worker
+
+    class Broken(ExtractPool):
+        def _new_executor(self) -> ProcessPoolExecutor:
+            return ProcessPoolExecutor(1, mp_context=forkserver.context(), initializer=in_worker,
+                                       initargs=("no_such_function",))
+
+    async def main():
+        good = ExtractPool(2, TopicMatcher(())).start()
+        bad = Broken(2, TopicMatcher(())).start()
+        try:
+            waiting = len(good.worker_pids) < 2  # asked for, not waited for
+            ok = await asyncio.wait_for(good.extract(*reversed(healthy(0))), 60)
+            with pytest.raises(RuntimeError, match="could not start"):
+                await asyncio.wait_for(bad.extract(*reversed(healthy(1))), 60)
+            return waiting, ok, bad.restarts
+        finally:
+            good.close()
+            bad.close()
+
+    waiting, ok, restarts = asyncio.run(main())
+    assert waiting and isinstance(ok, Extracted) and restarts == 0

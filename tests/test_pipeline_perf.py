@@ -189,6 +189,7 @@ def test_pool_survives_a_killed_worker(tmp_path):
 
     async def main():
         async with pipeline(cfg) as pipe:
+            await pipe.pool.ready()
             victim = pipe.pool.worker_pids[0]
 
             async def killer():

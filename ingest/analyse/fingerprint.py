@@ -7,7 +7,6 @@ only does SQLite look-ups and verification of a handful of candidates.
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import numpy as np
 import xxhash
@@ -40,31 +39,42 @@ _BAND_SHIFT = 56
 _LOW56 = (1 << _BAND_SHIFT) - 1
 
 
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))  # MurmurHash3's finalizer
+_EMPTY = 0xFFFFFFFF  # a slot no shingle has reached
+
+
 @functools.cache
-def minhash_template() -> Any:
-    """The MinHash whose permutations every article reuses (drawn once per process, seed 1).
+def permutations() -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of the 128 permutations h -> a*h + b (mod 2^32) every signature uses.
 
-    datasketch is imported here, not at module level: its package imports scipy (~0.3 s),
-    and the main process imports this module (through ingest.analyse) without ever
-    computing a MinHash. The extraction workers get it preloaded (ingest/extract/worker.py).
+    These are datasketch's: `MinHash(num_perm=128, seed=1)` (scheme "affine32", datasketch >= 2.0)
+    draws them the same way from `RandomState(1)`; tests/test_analyse_minhash.py checks both the
+    draws and the signatures against datasketch. datasketch itself is not imported: its package
+    imports scipy (~0.3 s of a worker's start-up, for 20 lines of numpy).
     """
-    from datasketch import MinHash
-
-    return MinHash(num_perm=NUM_PERM, seed=1)
+    gen = np.random.RandomState(1)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)  # odd: a bijection
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
 
 def minhash(sh: set[str]) -> np.ndarray:
-    """128 uint32 MinHash values of a shingle set (datasketch, xxh32 of each shingle instead of SHA-1).
+    """128 uint32 MinHash values of a shingle set: datasketch's `MinHash.update_batch` ("affine32").
 
-    The shingles are hashed here in one comprehension and handed to datasketch with `int` as
-    its hash function: the same values as hashing inside datasketch, without a Python-level
-    function call per shingle (~1,000 per article).
+    Each shingle's xxh32 (instead of datasketch's default SHA-1) is mixed by MurmurHash3's
+    finalizer, then permuted by each h -> a*h + b in uint32 (the wrap-around is the modulo), and
+    each permutation keeps its minimum.
     """
-    template = minhash_template()
-    m = type(template)(num_perm=NUM_PERM, hashfunc=int, permutations=template.permutations, scheme=template.scheme)
+    a, b = permutations()
     xxh32 = xxhash.xxh32_intdigest
-    m.update_batch([xxh32(s.encode("utf-8")) for s in sh])
-    values: np.ndarray = m.hashvalues
+    hv = np.fromiter((xxh32(s.encode("utf-8")) for s in sh), dtype=np.uint32, count=len(sh)).reshape(-1, 1)
+    s1, m1, s2, m2 = _FMIX32
+    hv ^= hv >> s1
+    hv *= m1
+    hv ^= hv >> s2
+    hv *= m2
+    hv ^= hv >> s1
+    values: np.ndarray = (hv * a + b).min(axis=0, initial=_EMPTY)
     return values
 
 

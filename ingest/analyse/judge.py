@@ -36,8 +36,9 @@ from ingest.config import AnalysisConfig
 from ingest.records import Duplicate, DuplicateKind, Fingerprint, Garble, GarbleReason, PageKind, Verdict
 from ingest.text import indexed_sentences, line_key, normalise_lines, sentence_key, shingles, split_sentences, words
 
-from .checks import combine, document_checks
-from .encoding import fix_encoding
+# checks.py and encoding.py (ftfy, wcwidth: ~30 ms) are imported by the functions that use them:
+# the store imports this module when it opens, and a daemon's first judgement comes only after its
+# first page is fetched and extracted (docs/performance.md, start-up). A worker has them loaded.
 
 BUCKET_CAP = 50  # rows read per LSH band key; a fuller bucket is boilerplate or a huge cluster
 SENT_CAP = 30  # a sentence in more articles than this is a stock phrase: ignored
@@ -213,6 +214,8 @@ def judge(me: Subject, corpus: Corpus, cfg: AnalysisConfig) -> Judgement:
     if pw is not None:
         reasons.append(pw)
         sources = tuple(s["url"] for s in pw.evidence["sources"])
+    from .checks import combine
+
     score = combine(reasons)
     garble = Garble(score, tuple(reasons), sources) if score >= cfg.garble_threshold else None
     return Judgement(Verdict(duplicate=duplicate, garble=garble), edge, reroot, hub, template, verified)
@@ -224,6 +227,9 @@ def _document_reasons(me: Subject, template: Set[int]) -> tuple[GarbleReason, ..
     fp = me.fingerprint
     reasons = fp.garble
     if template and any(r.name != "mojibake" for r in reasons) and template & set(fp.lines):
+        from .checks import document_checks
+        from .encoding import fix_encoding
+
         reasons = document_checks(me.title, me.text, fix_encoding(me.text), template)
     if fp.page_kind != "article":
         reasons = tuple(r for r in reasons if r.name == "mojibake")
@@ -473,6 +479,8 @@ def _fuzzy_extend(corpus: Corpus, src: dict[int, dict[int, int]], unmatched: lis
     Jaccard. Bounded: at most FUZZY_SOURCES texts are read, only for suspected reuse."""
     if not unmatched:
         return
+    from .encoding import fix_encoding
+
     top = sorted(src, key=lambda a: (-len(src[a]), a))[:FUZZY_SOURCES]
     texts = corpus.docs(top, with_text=True)
     theirs = []
@@ -574,6 +582,8 @@ class _Text:
     __slots__ = ("shingles", "first", "last")
 
     def __init__(self, text: str, drop: Set[int], template: Set[int] = frozenset()):
+        from .encoding import fix_encoding
+
         lines = normalise_lines(fix_encoding(text)).splitlines()
         if template:
             lines = [line for line in lines if line_key(" ".join(words(line))) not in template]

@@ -17,9 +17,9 @@ def _start_forkserver_early(argv: list[str]) -> None:
     sooner (docs/performance.md). Not for help, dry runs or a cluster (extraction elsewhere)."""
     if argv[:1] in (["run"], ["backfill"], ["reextract"]) and not {"-h", "--help", "--dry-run", "--cluster"} & {
             a.split("=")[0] for a in argv}:
-        from ingest.extract.pool import start_forkserver
+        from ingest.extract import forkserver
 
-        start_forkserver()
+        forkserver.start()
 
 
 _start_forkserver_early(sys.argv[1:])

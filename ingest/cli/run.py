@@ -85,9 +85,9 @@ def run(cfg: Config, once: bool, grace: float, metrics_port: int | None, metrics
       ingest run --metrics-port 9464             # with Prometheus metrics
     """
     if cluster is None:
-        from ingest.extract.pool import start_forkserver
+        from ingest.extract import forkserver
 
-        start_forkserver()  # the workers' imports then overlap ours (docs/performance.md); no socket is open yet
+        forkserver.start()  # the workers' imports then overlap ours (docs/performance.md); no socket is open yet
     from ingest.run.daemon import AlreadyRunning, Daemon, DaemonLock, run_once
     from ingest.store import check_database, is_postgres
 
@@ -163,9 +163,7 @@ def backfill(cfg: Config, urls: tuple[str, ...], url_file: str | None, sitemaps:
       ingest backfill --cc-news 2018-06-12
     """
     from ingest.run import backfill as bf
-    from ingest.sources.sitemap import SitemapStats
     from ingest.sources.urls import read_url_file
-    from ingest.sources.warc import WarcStats
     from ingest.store import check_database
 
     todo = list(urls)
@@ -179,12 +177,19 @@ def backfill(cfg: Config, urls: tuple[str, ...], url_file: str | None, sitemaps:
     if not dry_run:
         check_database(cfg.database, write=True)
     since_dt, until_dt = _when(since, "--since"), _when(until, "--until")
-    warc_files = _warc_inputs(list(warcs)) + (_cc_news_files(cfg, cc_news, until, since_dt, until_dt)
-                                              if cc_news is not None else [])
-    sm_stats, warc_stats = SitemapStats(), WarcStats()
-    sources = ([bf.from_urls(todo)] if todo else []) + ([bf.from_sitemaps(list(sitemaps), since_dt, until_dt, sm_stats)]
-                                                        if sitemaps else []) + ([bf.from_warcs(warc_files, warc_stats)]
-                                                                                if warc_files else [])
+    warc_files = (_warc_inputs(list(warcs)) if warcs else []) + (
+        _cc_news_files(cfg, cc_news, until, since_dt, until_dt) if cc_news is not None else [])
+    sources = [bf.from_urls(todo)] if todo else []
+    if sitemaps:  # each kind of source imports its readers only when given (lxml, warcio: start-up)
+        from ingest.sources.sitemap import SitemapStats
+
+        sm_stats = SitemapStats()
+        sources.append(bf.from_sitemaps(list(sitemaps), since_dt, until_dt, sm_stats))
+    if warc_files:
+        from ingest.sources.warc import WarcStats
+
+        warc_stats = WarcStats()
+        sources.append(bf.from_warcs(warc_files, warc_stats))
     engine = None if dry_run else _start_cluster(cfg, cluster)
     store = None if dry_run else _open_archive(archive)  # a dry run creates no folder either
     total: Counter[str] = Counter()

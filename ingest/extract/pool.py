@@ -1,9 +1,11 @@
-"""A pool of worker processes for extraction, started before any socket is opened.
+"""A pool of worker processes for extraction.
 
-The pool uses the forkserver start method with the worker module preloaded: workers are
-forked from a clean server process, so they never inherit the daemon's sockets or
+The pool uses the forkserver start method with the worker module preloaded (forkserver.py):
+workers are forked from a clean server process, so they never inherit the daemon's sockets or
 SQLite handles, and trafilatura is imported once, not per task. The topic matcher is
-handed to each worker once (initializer), not pickled with every page.
+handed to each worker once (initializer), not pickled with every page. `start()` does not wait
+for the workers: the first pages are fetched while the server still imports, and each page
+waits for a worker only when it is ready to be extracted.
 
 Only what the worker needs crosses the process boundary: the page without its raw
 bytes on the way in, the document and fingerprint (not the page again) on the way out.
@@ -25,20 +27,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-import multiprocessing
 import os
 import signal
+import threading
 from collections import Counter, deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from multiprocessing.context import ForkServerContext
 from typing import Any
 
 from ingest.analyse.topics import TopicMatcher
 from ingest.records import Candidate, Extracted, Page, ReextractJob, Skipped
+
+from . import forkserver
 
 log = logging.getLogger("ingest.extract")
 
@@ -46,7 +49,7 @@ ATTEMPTS = 2  # a page running when its worker died is tried once more on a new 
 DEPTH = 2  # pages handed to one worker at a time: the one it runs and the next
 DEFAULT_TIMEOUT = 30.0  # seconds one page may take in a worker (config: extract_timeout)
 MAX_REQUEUES = 20  # pages that never started because their worker went away: given up after this
-WORKER_MODULE = "ingest.extract.worker"  # preloaded by the forkserver, never imported by the main process
+START_WAIT = 30.0  # seconds close() waits for a worker still starting (the forkserver's preload)
 
 
 def in_worker(name: str, *args: Any) -> Any:
@@ -62,47 +65,8 @@ def in_worker(name: str, *args: Any) -> Any:
     return getattr(worker, name)(*args)
 
 
-def start_forkserver() -> None:
-    """Start the forkserver now, with worker.py preloading, without waiting for it.
-
-    The forkserver imports trafilatura and the analysis libraries (~1 s of CPU) in its own
-    process: started first thing, that overlaps with the main process's own imports instead
-    of following them. It must be started before any socket is opened (its children, the
-    workers, must not inherit any); ExtractPool.start() later uses the running server.
-    """
-    _forkserver_context()
-    from multiprocessing import forkserver, resource_tracker
-
-    resource_tracker.ensure_running()  # first: it guards its own start, and unblocks SIGINT after it
-    with _children_ignore_sigint():
-        forkserver.ensure_running()
-
-
-@contextlib.contextmanager
-def _children_ignore_sigint() -> Iterator[None]:
-    """Processes started inside this block have SIGINT blocked from birth.
-
-    A Ctrl-C in a terminal goes to the whole process group. The forkserver spends its first
-    second importing trafilatura, and a worker runs Python code between its fork and its
-    initializer (which ignores SIGINT): either would die there with a KeyboardInterrupt
-    traceback on the user's terminal. A blocked signal stays blocked across fork and exec, so
-    the forkserver starts with SIGINT blocked (and then ignores it), and so does every worker it
-    forks until its initializer ignores and unblocks it. Only this thread blocks it meanwhile:
-    a Ctrl-C now still reaches this process, through another thread or right after the block
-    (not with SIG_IGN here, which would lose one that another thread received).
-    """
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-
-
-def _forkserver_context() -> ForkServerContext:
-    """The forkserver start method, with worker.py preloaded in the server."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([WORKER_MODULE])
-    return ctx
+def _shut(executor: ProcessPoolExecutor, _: object) -> None:
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 Outcome = tuple[str, Any]  # ("done", (pid, result)) | ("timeout", None) | ("died", started: bool)
@@ -158,25 +122,35 @@ class ExtractPool:
         self._live: list[_Worker] = []
         self._changed: asyncio.Event | None = None  # set when a worker has room for another page
         self._spawning: set[asyncio.Task[None]] = set()
+        self._starting: dict[ProcessPoolExecutor, Future[Any]] = {}  # workers asked for, not up yet
         self._closed = False
+        self._failed: str | None = None  # why the workers of the start could not start (none is live)
         self.pids: Counter[int] = Counter()  # worker pid -> pages it extracted (tests, benchmarks)
         self.restarts = 0  # workers replaced (died or killed)
         self.timeouts = 0  # pages stopped at the time limit
         self.requeued = 0  # pages handed to another worker: theirs went away before it began them
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(1, mp_context=_forkserver_context(), initializer=in_worker,
+        return ProcessPoolExecutor(1, mp_context=forkserver.context(), initializer=in_worker,
                                    initargs=("init_worker", self.matcher, os.getpid()))
 
     def start(self) -> ExtractPool:
-        """Start the forkserver and every worker now (an executor starts its process on first submit).
+        """Ask the forkserver for every worker now, without waiting for them; in the event loop.
 
-        Synchronous on purpose: called before the event loop opens any socket.
+        The server may still be importing worker.py (started first thing by the command line):
+        the workers join the pool when they are up, and `extract()` waits for one meanwhile,
+        so the first pages are fetched in that time instead of after it. If no worker can start
+        at all (a broken installation), `extract()` raises with the reason.
         """
-        start_forkserver()
-        executors = [self._new_executor() for _ in range(self.workers)]
-        warm = [e.submit(in_worker, "warm") for e in executors]
-        self._live = [_Worker(e, f.result()) for e, f in zip(executors, warm)]
+        forkserver.start()
+        for _ in range(self.workers):
+            self._launch(first=True)
+        return self
+
+    async def ready(self) -> ExtractPool:
+        """Wait until the workers of the start are up (for tests and benchmarks that need them)."""
+        while self._spawning and not self._closed:
+            await asyncio.gather(*self._spawning, return_exceptions=True)
         return self
 
     @property
@@ -238,6 +212,8 @@ class ExtractPool:
             free = [w for w in self._live if len(w.jobs) < DEPTH]
             if free:
                 return min(free, key=lambda w: len(w.jobs))
+            if self._failed is not None and not self._live and not self._spawning:
+                raise RuntimeError(f"the extraction workers could not start: {self._failed}")
             self._changed.clear()
             await self._changed.wait()
 
@@ -307,36 +283,74 @@ class ExtractPool:
             self._live.remove(worker)
         worker.forget()
         if not self._closed:
-            task = asyncio.get_running_loop().create_task(self._spawn(), name="ingest-extract-spawn")
-            self._spawning.add(task)
-            task.add_done_callback(self._spawning.discard)
+            self._launch(first=False)
+
+    def _launch(self, first: bool) -> None:
+        task = asyncio.get_running_loop().create_task(self._spawn(first), name="ingest-extract-spawn")
+        self._spawning.add(task)
+        task.add_done_callback(self._spawning.discard)
 
     def _closing(self) -> bool:
         """`_closed`, read through a call: mypy would keep its narrowing across the awaits above."""
         return self._closed
 
-    async def _spawn(self) -> None:
-        """Start one worker and add it to the pool; retried (with a growing pause) if it fails."""
+    async def _spawn(self, first: bool) -> None:
+        """Start one worker and add it to the pool. A replacement that fails is tried again (with a
+        growing pause: the forkserver is gone, no memory...); a worker of the start that fails is
+        not (the installation is broken, see `start`)."""
         pause = 0.5
         while not self._closed:
-            start_forkserver()  # again if it died, SIGINT blocked from birth (a no-op while it runs)
+            forkserver.start()  # again if it died, SIGINT blocked from birth (a no-op while it runs)
             executor = self._new_executor()
+            submitted: Future[Any] = Future()
+            self._starting[executor] = submitted
             try:
-                pid = await asyncio.wrap_future(executor.submit(in_worker, "warm"))
-            except Exception as e:  # noqa: BLE001 - the forkserver is gone, no memory...: try again
+                warm: Future[int] = await asyncio.wrap_future(self._submit_warm(executor, submitted))
+                pid = await asyncio.wrap_future(warm)
+            except asyncio.CancelledError:  # closed (close() waits for it), or the loop ends without close()
+                submitted.add_done_callback(functools.partial(_shut, executor))
+                raise
+            except Exception as e:  # noqa: BLE001
+                del self._starting[executor]
                 executor.shutdown(wait=False, cancel_futures=True)
+                if first:
+                    self._failed = f"{type(e).__name__}: {e}"
+                    if (me := asyncio.current_task()) is not None:
+                        self._spawning.discard(me)  # now: the page waiting below must see no start in progress
+                    self._room_changed()  # a page waiting for a worker raises now
+                    return
                 log.warning("could not start an extraction worker (%s: %s); trying again in %gs",
                             type(e).__name__, e, pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30.0)
                 continue
+            del self._starting[executor]
             if self._closing():  # closed while the worker started
                 executor.shutdown(wait=False, cancel_futures=True)
                 return
             self._live.append(_Worker(executor, pid))
-            self.restarts += 1
+            self.restarts += 0 if first else 1
             self._room_changed()
             return
+
+    @staticmethod
+    def _submit_warm(executor: ProcessPoolExecutor, submitted: Future[Any]) -> Future[Any]:
+        """The executor's first submit, which starts its process, on a thread of its own.
+
+        That submit waits until the forkserver has forked the worker, so until the server has
+        imported worker.py when the pool starts with the command: off the event loop, which
+        fetches meanwhile. `submitted` gets the future of the worker's "warm" call (its pid).
+        """
+        def submit() -> None:
+            if not submitted.set_running_or_notify_cancel():  # the pool closed before this thread ran
+                return
+            try:  # running: a cancellation of the waiting task no longer cancels `submitted`
+                submitted.set_result(executor.submit(in_worker, "warm"))
+            except BaseException as e:  # noqa: BLE001 - handed to the waiting task
+                submitted.set_exception(e)
+
+        threading.Thread(target=submit, name="ingest-extract-start", daemon=True).start()
+        return submitted
 
     def _room_changed(self) -> None:
         if self._changed is not None:
@@ -348,6 +362,14 @@ class ExtractPool:
         self._closed = True
         for task in list(self._spawning):
             task.cancel()
+        for executor, submitted in self._starting.items():
+            # A worker still starting reads its queues' semaphores by name from this process, which
+            # removes them when it exits: let it start (or fail) first, as start() once did, instead
+            # of leaving it a traceback on the terminal. Only when the run ends before a worker is up.
+            with contextlib.suppress(Exception):
+                submitted.result(START_WAIT).result(START_WAIT)
+            executor.shutdown(wait=True, cancel_futures=True)
+        self._starting.clear()
         for worker in self._live:
             if worker.jobs:
                 worker.kill()

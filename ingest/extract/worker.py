@@ -23,7 +23,7 @@ from trafilatura.meta import reset_caches
 from trafilatura.settings import Document as TrafilaturaDocument
 from trafilatura.utils import HTML_PARSER, load_html
 
-from ingest.analyse.fingerprint import fingerprint, minhash_template
+from ingest.analyse.fingerprint import fingerprint, permutations
 from ingest.analyse.topics import TopicMatcher
 from ingest.records import Candidate, DateSource, Document, Extracted, Fingerprint, Page, ReextractJob, Skipped
 from ingest.times import parse
@@ -36,7 +36,7 @@ __all__ = ["EXTRACTOR", "extract", "extract_counted", "extract_document", "reext
            "run_with"]
 
 EXTRACTOR = f"trafilatura {version('trafilatura')}"
-minhash_template()  # imports datasketch now: in the forkserver (which preloads this module), once for all workers
+permutations()  # drawn now: in the forkserver (which preloads this module), once for all workers
 
 # lxml.html's parser chooses the Python class of every element trafilatura touches by calling
 # back into Python (HtmlElementClassLookup.lookup: ~5,000 calls per page). lxml's C-level
@@ -127,7 +127,7 @@ def init_worker(matcher: TopicMatcher, main_pid: int) -> None:
     global _MATCHER
     _MATCHER = matcher
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked from birth (pool._children_ignore_sigint)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked from birth (forkserver.py)
     threading.Thread(target=exit_with, args=(main_pid,), name="exit-with-main", daemon=True).start()
 
 

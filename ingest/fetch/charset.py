@@ -29,10 +29,10 @@ answer came from nor whether the declaration lied, and both are extra deps.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from dataclasses import dataclass
 
-from charset_normalizer import from_bytes
 from webencodings import LABELS
 
 from ingest.records import CharsetSource
@@ -65,16 +65,6 @@ _CODECS = {
 }
 _CODECS = {name: codecs.lookup(codec).name for name, codec in _CODECS.items()}  # Python's own spelling
 CODECS = frozenset(_CODECS.values())  # the closed list: every codec a decode may use
-# Python codec -> ours, for charset-normalizer's answers (its names are Python's): each label's
-# Python reading (latin-1 for "iso-8859-1", strict GB2312...) goes to the browser's codec.
-_FROM_PYTHON: dict[str, str] = {codec: codec for codec in CODECS}
-for _label, _name in LABELS.items():
-    try:
-        _python = codecs.lookup(_label).name
-    except LookupError:
-        continue
-    if _name in _CODECS:
-        _FROM_PYTHON.setdefault(_python, _CODECS[_name])
 # The declaration in the document: `<meta[^>]+charset\s*=\s*["']?\s*(LABEL)` (<meta charset> and
 # http-equiv content) or `<\?xml[^>]+encoding\s*=\s*["'](LABEL)`, found by a scan (meta_charset).
 # As one pattern it backtracked over how white space splits between `\s*["']?\s*`, and over every
@@ -107,10 +97,29 @@ def codec_name(label: str | None) -> str | None:
     return _CODECS.get(name) if name else None
 
 
+@functools.cache
+def _from_python() -> dict[str, str]:
+    """Python codec -> ours, for charset-normalizer's answers (its names are Python's): each label's
+    Python reading (latin-1 for "iso-8859-1", strict GB2312...) goes to the browser's codec.
+
+    Built on the first detection, not at import: looking up every WHATWG label imports some 200
+    codec modules (~40 ms), on the way to a daemon's first fetch (docs/performance.md, start-up).
+    """
+    table = {codec: codec for codec in CODECS}
+    for label, name in LABELS.items():
+        try:
+            python = codecs.lookup(label).name
+        except LookupError:
+            continue
+        if name in _CODECS:
+            table.setdefault(python, _CODECS[name])
+    return table
+
+
 def _known_codec(python_name: str) -> str | None:
     """Our codec for a Python codec name from detection, if it is on the closed list."""
     try:
-        return _FROM_PYTHON.get(codecs.lookup(python_name).name)
+        return _from_python().get(codecs.lookup(python_name).name)
     except LookupError:
         return None
 
@@ -172,6 +181,8 @@ def _utf8(body: bytes) -> str | None:
 
 def _detect(body: bytes) -> str | None:
     """charset-normalizer's best answer that is on the closed list (ranked best first), or None."""
+    from charset_normalizer import from_bytes  # imported on the first page that needs it (a thread's)
+
     matches = from_bytes(body[:DETECT])
     best = matches.best()
     if best is None:

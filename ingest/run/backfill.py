@@ -20,20 +20,20 @@ from typing import TYPE_CHECKING
 
 from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
-from ingest.extract.prefilter import Prefilter
 from ingest.fetch import Fetcher, FetchPort
 from ingest.progress import Progress, progress
-from ingest.read.api import Reader
-from ingest.records import Candidate, Packed, Page, Scanned, Skipped
-from ingest.sources.sitemap import SitemapStats, sitemap_candidates
+from ingest.records import Candidate, FileEnd, Packed, Page, Scanned, Skipped
 from ingest.sources.urls import url_candidates
-from ingest.sources.warc import FileEnd, Ledger, WarcStats, warc_items
 from ingest.store import Store, is_postgres, open_store
 from ingest.store.errors import FAILED, StoreError
 
 from .pipeline import Archive, Pipeline
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # sitemaps (lxml), WARC (warcio, FastWARC), the prefilter (re2) and the reader load when used:
+    # a backfill of URLs reaches its first page without them (docs/performance.md, start-up)
+    from ingest.sources.sitemap import SitemapStats
+    from ingest.sources.warc import WarcStats
+
     from .cluster import Cluster
 
 log = logging.getLogger("ingest.backfill")
@@ -262,6 +262,8 @@ class _Meter:
 
 async def _dry_run(cfg: Config, source: Source, hosts: dict[str, str] | None) -> BackfillReport:
     report = BackfillReport()
+    from ingest.read.api import Reader
+
     reader = None
     if is_postgres(cfg.database) or Path(cfg.database).is_file():
         try:
@@ -293,6 +295,8 @@ def from_urls(urls: list[str]) -> Source:
 def from_sitemaps(urls: list[str], since: datetime | None = None, until: datetime | None = None,
                   stats: SitemapStats | None = None) -> Source:
     async def records(ctx: Context) -> AsyncIterator[Candidate]:
+        from ingest.sources.sitemap import sitemap_candidates
+
         for url in urls:
             async for cand in sitemap_candidates(ctx.fetcher.fetch, url, since=since, until=until, stats=stats):
                 yield cand
@@ -309,6 +313,8 @@ def from_warcs(paths: list[str], stats: WarcStats | None = None, max_bytes: int 
     line and the next file is read."""
 
     def records(ctx: Context) -> Iterator[tuple[Candidate, Done] | FileEnd | Scanned | None]:
+        from ingest.sources.warc import WarcStats
+
         st = stats if stats is not None else WarcStats()
         ctx.files, ctx.warc = len(paths), st  # now, for the progress line (the reading starts on a thread)
         return read(ctx, st)
@@ -321,6 +327,9 @@ def from_warcs(paths: list[str], stats: WarcStats | None = None, max_bytes: int 
                 yield from ctx.cluster.warc_records(paths, st, max_bytes=max_bytes, prefilter=prefilter,
                                                     user_agent=agent, timeout=timeout)
                 return
+            from ingest.extract.prefilter import Prefilter
+            from ingest.sources.warc import Ledger, warc_items
+
             pf = Prefilter.from_matcher(ctx.matcher) if prefilter else None
             for path in paths:
                 ledger = Ledger(path)

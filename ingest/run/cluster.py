@@ -32,9 +32,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ingest.analyse.topics import TopicMatcher
-from ingest.extract.pool import WORKER_MODULE, in_worker
-from ingest.records import Candidate, Extracted, Packed, Page, ReextractJob, Scanned, Skipped
-from ingest.sources.warc import HEARTBEAT, FileEnd, Ledger, WarcStats, spans
+from ingest.extract.forkserver import WORKER_MODULE
+from ingest.extract.pool import in_worker
+from ingest.records import Candidate, Extracted, FileEnd, Packed, Page, ReextractJob, Scanned, Skipped
+from ingest.sources.warc import HEARTBEAT, Ledger, WarcStats, spans
 
 log = logging.getLogger("ingest.cluster")
 

@@ -27,8 +27,7 @@ import threading
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from typing import TYPE_CHECKING
 
 from ingest.config import Config, describe
 from ingest.extract import ExtractPort
@@ -38,9 +37,11 @@ from ingest.store.errors import StoreError
 from ingest.store.schedule import stagger
 from ingest.times import now
 
-from .metrics import Metrics
 from .pipeline import Archive, Pipeline
 from .status import StatusFile
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger("ingest.daemon")
 SHUTDOWN_GRACE = 20.0  # seconds in-flight work gets after SIGTERM before it is abandoned
@@ -166,6 +167,12 @@ class Daemon:
         log.info("ingest run: %s", start_line(self.cfg), extra={"outcome": "start", **start_fields(self.cfg)})
         log.debug("config: %s", describe(self.cfg), extra={"config": describe(self.cfg)})
         hosts = self.hosts if self.hosts is not None else test_hosts_from_env()
+        # APScheduler and prometheus_client load here, not with the module: `run --once` and the
+        # backfills need neither before their first page (docs/performance.md, start-up)
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        from .metrics import Metrics
+
         metrics = Metrics() if self.metrics_at else None
         async with open_store(self.cfg) as store, Pipeline(self.cfg, store, hosts=hosts, archive=self.archive,
                                                            metrics=metrics, engine=self.engine) as pipe:

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from ingest.analyse.topics import TopicMatcher
 from ingest.config import Config
@@ -41,7 +41,6 @@ from ingest.records import (
     Skipped,
     Stored,
 )
-from ingest.sources.feeds import FeedError, parse_feed
 from ingest.store import Store
 from ingest.store.errors import StoreError
 from ingest.store.schedule import cache_hint
@@ -49,7 +48,9 @@ from ingest.times import now
 
 from .fair import Turns
 from .leases import HostLeases
-from .metrics import Metrics
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger("ingest.pipeline")
 T = TypeVar("T")
@@ -199,7 +200,8 @@ class Pipeline:
         self.leases = HostLeases(store.leases, cfg.fetch.per_host_delay)
 
     async def __aenter__(self) -> Pipeline:
-        # Worker processes first: they must not inherit sockets (see extract/pool.py).
+        # Workers asked for first (forked by the forkserver, they inherit none of our sockets), not
+        # waited for: the first pages are fetched while they start (extract/pool.py).
         if self.engine is not None:  # a cluster schedules its own workers
             self.pool = self.engine
         else:
@@ -446,6 +448,8 @@ class Pipeline:
 
     async def _entries(self, feed: FeedState, page: Page, fetch_log: FetchLog) -> Poll:
         """Parse a fetched feed and submit its entries; what the poll found."""
+        from ingest.sources.feeds import FeedError, parse_feed  # feedparser: not for backfills (start-up)
+
         try:
             # feedparser is pure Python (~0.65 ms per item): a big feed would stall the loop's I/O
             parsed = await _on_daemon_thread(parse_feed, page.body, page.final_url, page.headers, self.matcher,

@@ -119,14 +119,6 @@ class WarcStats:
         self.fast += other.fast
 
 
-@dataclass(frozen=True)
-class FileEnd:
-    """Yielded by a backfill's WARC source after the last record of a file (or for one that
-    could not be read): the driver counts the file done once those records are stored."""
-
-    location: str
-
-
 class Ledger:
     """The records of one file as they are read (offset, and whether kept, prefiltered or
     skipped), handed on in parts (`take`) for the store's per-file counts (records.Scanned).

@@ -103,6 +103,6 @@ def _open_destination(dst: str) -> Any:
         conn = connect(dst)
         migrate(conn)
         return conn
-    from .sqlite.connection import open_writer
+    from .sqlite.connection import open_connection
 
-    return open_writer(dst).conn
+    return open_connection(dst)

@@ -57,19 +57,23 @@ def check_path(path: str | Path, write: bool) -> None:
 
 
 def database_class() -> type[sqlite_utils.Database]:
-    """`sqlite_utils.Database`, imported without pandas unless pandas is already loaded.
+    """`sqlite_utils.Database`, imported without pandas and numpy unless they are already loaded.
 
-    sqlite_utils imports pandas whenever it is installed (pandas is in the test extra) only to
-    map DataFrame column types, which ingest never hands it: ~0.35 s and ~40 MB on the path to
-    a daemon's first fetch. Blocking the import for that one module keeps it off; a notebook
-    that imported pandas first gets sqlite_utils with pandas as usual.
+    sqlite_utils imports pandas and numpy whenever they are installed (numpy is ingest's own
+    dependency, for the workers) only to map DataFrame and numpy column types, which ingest never
+    hands it: ~0.35 s + ~0.1 s and ~60 MB on the path to a daemon's first fetch. Blocking the
+    import of each for that one module keeps them off; a notebook that imported them first gets
+    sqlite_utils with them as usual.
     """
-    if "sqlite_utils" not in sys.modules and "pandas" not in sys.modules:
-        sys.modules["pandas"] = None  # type: ignore[assignment]  # `import pandas` now raises ImportError
+    blocked = [m for m in ("pandas", "numpy") if m not in sys.modules]
+    if "sqlite_utils" not in sys.modules and blocked:
+        for m in blocked:
+            sys.modules[m] = None  # type: ignore[assignment]  # `import m` now raises ImportError
         try:
             importlib.import_module("sqlite_utils")
         finally:
-            del sys.modules["pandas"]
+            for m in blocked:
+                del sys.modules[m]
     import sqlite_utils
 
     return sqlite_utils.Database
@@ -93,9 +97,18 @@ def connect(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
 
 
 def open_writer(path: str | Path, check: bool = True) -> sqlite_utils.Database:
+    """`open_connection` wrapped in sqlite-utils' Database, for scripts, tests and benchmarks that
+    write with its table API. The store itself writes plain SQL on the bare connection."""
+    return database_class()(open_connection(path, check))
+
+
+def open_connection(path: str | Path, check: bool = True) -> sqlite3.Connection:
     """The database at `path` opened for the single writer: checked (path, then SQLite's
     quick_check: a corrupt file is refused before anything is written to it), migrated, with a
-    page cache that holds the hot index pages of a large corpus (fewer re-reads per commit)."""
+    page cache that holds the hot index pages of a large corpus (fewer re-reads per commit).
+
+    No sqlite-utils here (~40 ms of imports: dateutil, pluggy...) on a daemon's way to its
+    first fetch (docs/performance.md, start-up)."""
     if check:
         check_path(path, write=True)
     try:
@@ -111,4 +124,4 @@ def open_writer(path: str | Path, check: bool = True) -> sqlite_utils.Database:
         migrate(conn)
     except sqlite3.Error as e:
         raise fatal(e, str(path)) or StoreError(f"cannot open the database {path}: {e}", STORAGE_FAULT) from None
-    return database_class()(conn)
+    return conn

@@ -5,7 +5,7 @@ The per-article path (these, and the article, version, key, sighting, flag and i
 in articles.py and corpus.py) writes with plain parameterised SQL, not sqlite-utils'
 `Table.insert`: measured here, 5 us against 117 us per row (sqlite-utils introspects the
 table and wraps each insert in a savepoint), and an article writes about ten rows on a
-~1.7 ms store path. sqlite-utils does the cold writes (feed registration, poll records).
+~1.7 ms store path. The cold writes (feed registration, poll records) are plain SQL too.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from ingest.records import Candidate, Extracted, FetchLog, Scanned, Stored
 from ingest.store.errors import StoreError, fatal
 
 from .articles import Articles
-from .connection import open_writer
+from .connection import open_connection
 from .corpus import SQLiteCorpus
 from .feeds import Feeds
 from .recheck import Rechecks
@@ -51,7 +51,7 @@ class Writer:
 
     @classmethod
     def open(cls, path: str | Path, cfg: Config) -> Writer:
-        return cls(open_writer(path).conn, cfg, str(path))
+        return cls(open_connection(path), cfg, str(path))
 
     def fatal(self, error: BaseException) -> StoreError | None:
         """A StoreError when `error` concerns the whole database (the run stops), else None."""
