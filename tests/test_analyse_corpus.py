@@ -220,3 +220,32 @@ def test_extended_copy_is_subset_and_mojibake_copy_is_exact(store):
     _, v = store.put("mirror.com", title, moji, 3)
     assert v.duplicate.kind == "exact" and v.duplicate.of_article_id == a
     assert "mojibake" in {r.name for r in v.garble.reasons}
+
+
+def test_lookups_answer_the_same_whatever_the_padding(store):
+    """Sentence and band look-ups take their keys padded with NULLs (a few statement texts for
+    every article, so SQLite's statement cache keeps them): the rows are those of one plain
+    query per key, at every key count around the padding steps and past a chunk; and the
+    template look-up beside them."""
+    footer = "Follow the local desk on social media for updates from across the whole region."
+    for seed in range(12):
+        title, text = article(500 + seed, paragraphs=12)
+        store.put("site.com", title, f"{text}\n\n{footer}", seed)
+    conn, corpus = store.conn, store.corpus
+    sents = [h for (h,) in conn.execute("SELECT h FROM sentences ORDER BY article_id, pos")]
+    lines = [h for (h,) in conn.execute("SELECT h FROM site_lines WHERE site = 'site.com'")]
+    assert len(sents) > 210  # one more than a chunk of compound arms
+    for n in (1, 15, 16, 17, 33, 200, 201, len(sents)):
+        keys = sents[:n]
+        plain = [r for h in keys for r in conn.execute("SELECT h, article_id, pos FROM sentences WHERE h = ? LIMIT 2",
+                                                       (h,))]
+        assert corpus._capped("sentences", "h", ", pos", keys, 2) == plain
+        hits = corpus.sentence_hits(keys, exclude=1, cap=2)
+        assert sorted((h, aid, pos) for h, got in hits.items() for aid, pos in got) == sorted(
+            r for r in plain if r[1] != 1)
+    for n in (1, 17, len(lines)):
+        keys = lines[:n]
+        want = {h for h in keys
+                if conn.execute("SELECT n FROM site_lines WHERE site = 'site.com' AND h = ?", (h,)).fetchone()[0] >= 3}
+        assert corpus.template("site.com", keys, exclude=0) == want
+    assert want  # the footer line is the site's template

@@ -92,6 +92,27 @@ def test_a_lone_article_is_stored_without_lingering(tmp_path):
     assert took < 15.0, took  # half the linger: it did not wait for it
 
 
+def test_a_batch_lingers_only_while_articles_are_on_their_way(tmp_path):
+    """Busy: the store task lingers for the articles still being extracted, so a run's
+    articles share a few transactions; the last batch is written as soon as nothing more is
+    on its way, not after the linger."""
+    cfg = config(tmp_path)
+    items = [make_page(i) for i in range(24)]
+
+    async def main():
+        async with pipeline(cfg, linger=30.0) as pipe:
+            t = time.monotonic()
+            await ingest_pages(pipe, items)
+            return pipe, time.monotonic() - t
+
+    pipe, took = asyncio.run(main())
+    assert stored_count(cfg.database) == 24
+    batches = pipe.store.batches
+    assert sum(size * n for size, n in batches.items()) == 24
+    assert sum(batches.values()) <= 3, batches  # the first article alone, then what came while it lingered
+    assert took < 15.0, took  # half the linger: the last batch did not wait for it
+
+
 def test_one_bad_article_does_not_lose_its_batch(tmp_path, monkeypatch):
     from ingest.store.sqlite.articles import Articles
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ingest.store.versions import Fetched, Seen, VersionRules, body_hash, decide, overlap, word_changes, word_ops
+from ingest.text import normalise_text
 
 
 def seen(n, text="t", title="h", words=200, body=None):
@@ -54,6 +55,10 @@ def test_word_changes_and_ops():
     assert [o.op for o in ops] == ["same", "add", "same", "del", "add"]
     assert word_changes("a  b\n\nc", "a b c") == (0, 0)  # whitespace is not a change
     assert word_changes("", "one two three") == (3, 0)
+    # a first version's count is the words of its normalised text, odd spaces and breaks included
+    odd = "Un\u00a0deux\u2007trois \u200bquatre\n\n\tcinq\u3000six \ufb01n \u2014 fin"
+    assert word_changes("", odd) == (len(normalise_text(odd).split()), 0) == (9, 0)
+    assert word_changes(odd, "") == (0, 9)
 
 
 def test_overlap_tells_an_edit_from_another_story():

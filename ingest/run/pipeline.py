@@ -191,6 +191,7 @@ class Pipeline:
         self._lane_size = max_in_flight
         self._lanes: dict[str, asyncio.Semaphore] = {}  # feed URL or source -> its submitted articles
         self._tasks: set[asyncio.Task[None]] = set()
+        self._at_store = 0  # of those, articles handed to store.store() and not answered yet
         self._archive_thread: ThreadPoolExecutor | None = None
         self.engine = engine  # extraction elsewhere (a cluster, ingest/run/cluster.py): its owner closes it
         self.pool: ExtractPort | None = None
@@ -213,7 +214,12 @@ class Pipeline:
         self._fetcher = await Fetcher(self.cfg.fetch, hosts=self.hosts, credentials=credentials,
                                       gate=self.leases.hold).__aenter__()
         self.fetcher = self._fetcher
+        self.store.expect(self._more_coming)
         return self
+
+    def _more_coming(self) -> bool:
+        """Articles submitted and not yet handed to the store: its batch lingers for them only."""
+        return len(self._tasks) > self._at_store
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         try:
@@ -357,7 +363,11 @@ class Pipeline:
                 self._warn(candidate, "nothing extracted from %s: %s", candidate.url, ex.message or ex.reason,
                            extra={"url": candidate.url, "outcome": ex.reason})
             return self._done(ex.reason)
-        stored = await self.store.store(candidate, ex, fetch_log)
+        self._at_store += 1
+        try:
+            stored = await self.store.store(candidate, ex, fetch_log)
+        finally:
+            self._at_store -= 1
         self.tally.keep(stored)
         if self.metrics:
             self.metrics.stored(stored)

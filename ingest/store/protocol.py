@@ -12,7 +12,7 @@ re-checks, backfill records and re-extraction on small sub-objects.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 from ingest.config import FeedConfig
@@ -117,6 +117,10 @@ class Store(Protocol):
 
     def backlog(self) -> int:
         """Articles handed to `store` and not written yet."""
+
+    def expect(self, more: Callable[[], bool]) -> None:
+        """`more()` tells whether other articles are on their way to `store` (a pipeline's
+        work in flight): a batch lingers for them only while it says so."""
 
     async def prune(self) -> int:
         """Drop fetch-log rows past their retention age (config `retention`); how many went.

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ingest.records import DiffOp
-from ingest.text import normalise_text, text_hash, words
+from ingest.text import normalise_lines, normalise_text, text_hash, words
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,8 @@ def word_ops(old: str, new: str) -> list[DiffOp]:
 def word_changes(old: str, new: str) -> tuple[int, int]:
     """(words added, words removed) between two texts: what the versions table stores."""
     if not old or not new:  # a first version (or an emptied one): no diff to run
-        return len(normalise_text(new).split()), len(normalise_text(old).split())
+        # the words of normalise_text(x) are those of normalise_lines(x): its join is not needed
+        return len(normalise_lines(new).split()), len(normalise_lines(old).split())
     added = removed = 0
     for op in word_ops(old, new):
         if op.op == "add":

@@ -19,6 +19,7 @@ from ingest.records import Fingerprint
 from ingest.times import parse, to_text
 
 _CHUNK = 200  # compound SELECT arms per statement (SQLite allows 500)
+_PAD = 16  # compound look-ups take their keys in multiples of this (_padded)
 TEMPLATE_MIN = 3  # a line on this many other pages of a site is the site's template
 _DOCS_SQL = ("SELECT a.id, a.url, a.site, a.first_seen, COALESCE(d.origin_at, a.published), d.page_kind, d.hub, "
              "substr(d.keys, 1, 2), length(d.keys), d.exact_key{} FROM articles a "
@@ -27,6 +28,16 @@ _EDGE_UPSERT = ("INSERT INTO dup_edges (article_id, of_id, kind, similarity) VAL
                 "(article_id) DO UPDATE SET of_id = excluded.of_id, kind = excluded.kind, "
                 "similarity = excluded.similarity")
 _TEXT_COLS = (", v.title, v.text", " JOIN versions v ON v.article_id = a.id AND v.n = a.current_version")
+
+
+def _padded(keys: list[int], most: int) -> list[int | None]:
+    """`keys` and NULLs up to a multiple of _PAD (at most `most`), for a compound look-up with
+    one `col = ?` arm per key (`= NULL` matches nothing). A text's sentence count would
+    otherwise give nearly every article a statement text of its own, prepared anew (~0.15 ms
+    for 30 arms) whenever sqlite3's 128-statement cache has lost it; padded, a dozen
+    statements serve every article: _capped 0.40-0.48 -> 0.22-0.25 ms of CPU per article
+    storing 542 real pages."""
+    return [*keys, *[None] * (min(-(-len(keys) // _PAD) * _PAD, most) - len(keys))]
 
 
 class SQLiteCorpus:
@@ -104,7 +115,7 @@ class SQLiteCorpus:
         rows: list[tuple[int, ...]] = []
         keys = list(keys)
         for i in range(0, len(keys), _CHUNK):
-            part = keys[i:i + _CHUNK]
+            part = _padded(keys[i:i + _CHUNK], _CHUNK)
             arm = f"SELECT * FROM (SELECT {col}, article_id{extra} FROM {table} WHERE {col} = ? LIMIT {cap}) AS k"
             rows += self.conn.execute(" UNION ALL ".join([arm] * len(part)), part).fetchall()
         return rows

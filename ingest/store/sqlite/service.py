@@ -9,7 +9,8 @@ dedicated thread that owns the connection (Writer, writer.py) and runs it in one
 transaction, so SQLite never blocks the event loop and there is exactly one writer per
 process. `store()` calls are batched: one task collects them and writes up to `batch` in
 one transaction, lingering a moment for more only while articles arrive faster than
-`linger` apart (a busy run: ~13 per commit instead of 1; a lone article: stored at once).
+`linger` apart and more are on their way (`expect`: a busy run, ~8-20 per commit instead of
+1; a lone article, or the last of a run: stored at once).
 A batch that fails is retried article by article, so one bad article costs only itself.
 """
 
@@ -48,10 +49,13 @@ T = TypeVar("T")
 
 STORE_BATCH = 64  # extracted articles per transaction, at most
 # Seconds the store task waits for more articles after the first of a batch, when the previous
-# article arrived less than this ago. Pages leave extraction one every ~25 ms in a busy run:
-# 0.2 s gives batches of ~13 instead of ~1, and the writer spends ~2 s less CPU per 1,400
-# pages (one COMMIT and FTS flush per batch; docs/performance.md).
-STORE_LINGER = 0.2
+# article arrived less than this ago and more are on their way (`expect`). Pages leave
+# extraction one every 25-70 ms in a busy run (quiet or loaded machine): 0.5 s gives batches
+# of ~8-20 instead of ~1, and each article costs the writer less CPU (one COMMIT and FTS flush
+# per batch: ~0.5 ms less per article from batches of 4 to 16; docs/performance.md). A batch
+# stops lingering as soon as nothing more is on its way, so the last one of a run waits for nothing.
+STORE_LINGER = 0.5
+_RECHECK = 0.05  # seconds between looks at `expect` while lingering
 
 _Item = tuple[Candidate, Extracted, FetchLog | None, "asyncio.Future[Stored]"]
 
@@ -66,6 +70,7 @@ class SQLiteStore:
         self.path = cfg.database
         self.batch = max(1, batch)
         self.linger = linger
+        self._more: Callable[[], bool] = lambda: True  # articles on their way to store() (expect)
         self.batches: Counter[int] = Counter()  # batch size -> how many (tests, benchmarks)
         self.feeds = _Feeds(self)
         self.recheck = _Rechecks(self)
@@ -166,6 +171,9 @@ class SQLiteStore:
             self._task = asyncio.create_task(self._store_loop(), name="ingest-store")
         return await fut
 
+    def expect(self, more: Callable[[], bool]) -> None:
+        self._more = more
+
     async def _store_loop(self) -> None:
         q, loop = self._queue, asyncio.get_running_loop()
         while True:
@@ -179,13 +187,13 @@ class SQLiteStore:
                     self._last_arrival = loop.time()
                     continue
                 left = deadline - loop.time()
-                if left <= 0:
+                if left <= 0 or not self._more():
                     break
                 try:
-                    batch.append(await asyncio.wait_for(q.get(), left))
+                    batch.append(await asyncio.wait_for(q.get(), min(left, _RECHECK)))
                     self._last_arrival = loop.time()
                 except TimeoutError:
-                    break
+                    continue
             items = [(c, ex, log) for c, ex, log, _ in batch]
             try:
                 results = await self.execute_fn(functools.partial(_store_batch, items=items), write=False)
