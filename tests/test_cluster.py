@@ -181,5 +181,6 @@ def test_local_workers_run_without_dask_bookkeeping(cluster):
 
     from ingest.run.cluster import QUIET_DASK
 
+    cluster.client.wait_for_workers(2, timeout=60)  # a worker killed by an earlier test is replaced
     seen = cluster.client.run(lambda: {k: dask.config.get(k) for k in QUIET_DASK})
     assert len(seen) == 2 and all(v == QUIET_DASK for v in seen.values())

@@ -214,8 +214,10 @@ def test_kill_9_leaves_no_worker_behind(tmp_path):
         proc = start_daemon(cfg, log_path=log, hosts=PINS)
         try:
             wait_for(lambda: started(log), 15, what="daemon start")
+            # 2 workers + the forkserver (+ the resource tracker); the workers start beside the first fetches
+            wait_for(lambda: len([pid for pid in live_in_group(proc) if pid != proc.pid]) >= 3, 30,
+                     what="the forkserver and both workers")
             helpers = [pid for pid in live_in_group(proc) if pid != proc.pid]
-            assert len(helpers) >= 3  # 2 workers + the forkserver (+ the resource tracker)
             proc.send_signal(signal.SIGKILL)
             assert proc.wait(5) == -signal.SIGKILL
             t = time.monotonic()

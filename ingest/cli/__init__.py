@@ -7,6 +7,7 @@ without loading what other commands need. Exit codes: cli/common.py.
 """
 from __future__ import annotations
 
+import signal
 import sys
 
 
@@ -72,6 +73,7 @@ def main() -> None:
     try:
         code = cli.main(prog_name="ingest", standalone_mode=False)  # "ingest", also under `python -m ingest`
     except (KeyboardInterrupt, click.exceptions.Abort):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # decided: a second ^C cannot turn exit 130 into a kill
         fail("interrupted by SIGINT; everything stored so far is kept (run again to continue)", 130)
     except click.ClickException as e:
         e.show()
