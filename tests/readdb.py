@@ -59,6 +59,17 @@ def _h(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def at_schema(path: str | Path, number: int) -> sqlite3.Connection:
+    """A new SQLite database at schema `number` (its first migrations only), as an older ingest left it."""
+    from ingest.store.sqlite.schema import MIGRATIONS
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    for n, sql in enumerate(MIGRATIONS[:number], start=1):
+        conn.executescript(sql)
+        conn.execute(f"PRAGMA user_version = {n}")
+    return conn
+
+
 def add_article(conn: sqlite3.Connection, *, url: str, site: str, first_seen: str, last_seen: str,
                 published: str | None, topics: list[str], versions: list[tuple[str, str, str]],
                 author: str | None = None, language: str = "en", canonical_url: str | None = None) -> int:

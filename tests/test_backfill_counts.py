@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from array import array
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import readdb
 from conftest import ingest_cli, write_config
 from faultserver import count_rows, query
 from test_postgres import pg_rows
 from test_warc_remote import pages, write_warc
-from warcserver import WarcServer
+from warcserver import WarcServer, interrupt_backfill
 
 from ingest.config import load_config
 from ingest.records import SCAN_KEPT, SCAN_PREFILTERED, SCAN_SKIPPED, Scanned
@@ -75,22 +73,7 @@ def test_an_interrupted_http_backfill_resumed_counts_each_record_once(tmp_path):
     cfg = write_config(tmp_path / "c.yaml", db, [])
     with WarcServer.threaded(www) as srv:
         slow = srv.url("crawl.warc.gz", rate=max(20_000, path.stat().st_size // 8))  # ~8 s for the file
-        proc = subprocess.Popen([sys.executable, "-m", "ingest", "backfill", "--config", str(cfg), "--warc", slow],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=dict(os.environ, PYTHONUNBUFFERED="1", INGEST_REMOTE_BLOCK="32768"))
-        try:
-            deadline = time.monotonic() + 60
-            while (count_rows(db) < 5 or count_rows(db, "backfill_files") < 1) and time.monotonic() < deadline \
-                    and proc.poll() is None:
-                time.sleep(0.1)
-            assert proc.poll() is None, "the backfill finished before it could be interrupted"
-            proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        assert proc.returncode == 130, err
+        interrupt_backfill(cfg, slow, lambda: count_rows(db) >= 5 and count_rows(db, "backfill_files") >= 1)
         ((records, prefiltered, ended),) = query(db, "SELECT records, prefiltered, ended FROM backfill_files")
         assert 0 < records < 61 and not ended  # counted part of the way
         r = ingest_cli("backfill", "--config", str(cfg), "--warc", srv.url("crawl.warc.gz"))  # same file, other URL
@@ -178,18 +161,12 @@ def test_postgres_two_writers_reading_one_file_at_once_count_it_once_and_db_copy
 
 def test_stats_and_db_copy_read_a_database_from_before_the_table(tmp_path):
     """Schema 6 (the read views' own): no WARC line, nothing to copy, no error."""
-    import sqlite3
-
     from ingest.read.stats import collect, render
     from ingest.store.copy import copy_corpus
     from ingest.store.sqlite.schema import MIGRATIONS
 
     old = tmp_path / "old.db"
-    conn = sqlite3.connect(old, isolation_level=None)
-    for number, sql in enumerate(MIGRATIONS[:6], start=1):
-        conn.executescript(sql)
-        conn.execute(f"PRAGMA user_version = {number}")
-    conn.close()
+    readdb.at_schema(old, 6).close()
     s = collect(str(old))
     assert s.warc.files == 0 and s.warc_files == [] and "warc" not in render(s)
     assert copy_corpus(str(old), str(tmp_path / "new.db")).rows["backfill_files"] == 0

@@ -147,10 +147,7 @@ def test_fts_triggers_do_not_scan(fx):
 def test_migration_4_indexes_an_existing_database(tmp_path):
     """A database filled under schema 3 gets its current versions indexed when migrated."""
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for number, sql in enumerate(MIGRATIONS[:3], start=1):
-        conn.executescript(sql)
-        conn.execute(f"PRAGMA user_version = {number}")
+    conn = readdb.at_schema(path, 3)
     aid = readdb.add_article(conn, url="https://x.example/a", site="x.example", first_seen="2026-01-01",
                              last_seen="2026-01-01", published=None, topics=[],
                              versions=[("Old title", "walrus text", "2026-01-01"), ("New title", "narwhal text",

@@ -5,12 +5,10 @@ import gzip
 import io
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from faultserver import count_rows
 from test_sources_warc import offsets
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
-from warcserver import WarcServer
+from warcserver import WarcServer, interrupt_backfill
 
 from ingest.analyse.synth import article
 from ingest.demo.site import render_page
@@ -208,21 +206,7 @@ def test_http_backfill_interrupted_then_resumed_stores_each_record_once(tmp_path
     cfg = write_config(tmp_path / "c.yaml", db, [], topics=[])
     with WarcServer.threaded(www) as srv:
         slow = srv.url("crawl.warc.gz", rate=max(20_000, path.stat().st_size // 8))  # ~8 s for the file
-        proc = subprocess.Popen([sys.executable, "-m", "ingest", "backfill", "--config", str(cfg), "--warc", slow],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=dict(os.environ, PYTHONUNBUFFERED="1", INGEST_REMOTE_BLOCK="32768"))
-        try:
-            deadline = time.monotonic() + 60
-            while count_rows(db) < 5 and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.1)
-            assert proc.poll() is None, "the backfill finished before it could be interrupted"
-            proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        assert proc.returncode == 130, err
+        interrupt_backfill(cfg, slow, lambda: count_rows(db) >= 5)
         first = count_rows(db)
         assert 5 <= first < len(items)
         r = ingest_cli("backfill", "--config", str(cfg), "--warc", srv.url("crawl.warc.gz"))  # same file, other URL
