@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal
 from collections.abc import Iterator
 from multiprocessing.context import ForkServerContext
@@ -18,7 +19,15 @@ WORKER_MODULE = "ingest.extract.worker"  # preloaded by the forkserver, never im
 
 
 def context() -> ForkServerContext:
-    """The forkserver start method, with worker.py preloaded in the server."""
+    """The forkserver start method, with worker.py preloaded in the server.
+
+    The server and its workers inherit this process's environment: numpy's OpenBLAS is told to
+    keep to one thread there. Each worker is one of the pool's processes and does no matrix work
+    (MinHash is elementwise), and OpenBLAS would otherwise start a thread per core as numpy is
+    imported: ~0.09 s of CPU in the forkserver at start-up, on the core the main process is
+    importing on (docs/performance.md). A value the user set is kept.
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([WORKER_MODULE])
     return ctx
