@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
+import importlib
 import logging
 import threading
 import time
@@ -50,6 +52,8 @@ from .fair import Turns
 from .leases import HostLeases
 
 if TYPE_CHECKING:
+    from ingest.sources.feeds import FeedError, ParsedFeed
+
     from .metrics import Metrics
 
 log = logging.getLogger("ingest.pipeline")
@@ -107,6 +111,29 @@ class Tally:
     def achieved_anything(self) -> bool:
         """Something was stored, found unchanged, or known to be done or off topic."""
         return any(self.counts.get(k) for k in _DONE)
+
+
+FEED_PARSER = "ingest.sources.feeds"  # feedparser: ~50 ms to import, and backfills never need it
+
+
+@functools.cache
+def _import_feed_parser_soon() -> None:
+    """Start importing the feed parser on a thread of its own, once: it then loads while the
+    first feeds are fetched, not afterwards (and never on the event loop's thread)."""
+    threading.Thread(target=importlib.import_module, args=(FEED_PARSER,), name="import-feed-parser",
+                     daemon=True).start()
+
+
+def _parse_feed(body: bytes, url: str, headers: dict[str, str], matcher: TopicMatcher,
+                feed_url: str) -> ParsedFeed | FeedError:
+    """`parse_feed` on the calling thread, with its module imported there too; a FeedError is
+    returned rather than raised."""
+    from ingest.sources.feeds import FeedError, parse_feed
+
+    try:
+        return parse_feed(body, url, headers, matcher, feed_url)
+    except FeedError as e:
+        return e
 
 
 async def _on_daemon_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -409,6 +436,7 @@ class Pipeline:
         validators and body hash.
         """
         assert self.fetcher is not None
+        _import_feed_parser_soon()
         at, started = now(), time.monotonic()
         result = await (self.fetcher.fetch(feed.url, kind="feed", etag=feed.etag,
                                            last_modified=feed.last_modified, body_hash=feed.body_hash)
@@ -458,14 +486,10 @@ class Pipeline:
 
     async def _entries(self, feed: FeedState, page: Page, fetch_log: FetchLog) -> Poll:
         """Parse a fetched feed and submit its entries; what the poll found."""
-        from ingest.sources.feeds import FeedError, parse_feed  # feedparser: not for backfills (start-up)
-
-        try:
-            # feedparser is pure Python (~0.65 ms per item): a big feed would stall the loop's I/O
-            parsed = await _on_daemon_thread(parse_feed, page.body, page.final_url, page.headers, self.matcher,
-                                             feed.url)
-        except FeedError as e:
-            return Poll(fetch_log, ok=False, error=str(e), failure="parse")
+        # feedparser is pure Python (~0.65 ms per item): a big feed would stall the loop's I/O
+        parsed = await _on_daemon_thread(_parse_feed, page.body, page.final_url, page.headers, self.matcher, feed.url)
+        if isinstance(parsed, Exception):  # the FeedError
+            return Poll(fetch_log, ok=False, error=str(parsed), failure="parse")
         if parsed.warning:
             log.warning("feed %s parsed with problems: %s", feed.url, parsed.warning, extra={"feed": feed.url})
         new = await self.store.feeds.new_entries(parsed.candidates)  # counted before any entry is stored
