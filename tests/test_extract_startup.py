@@ -39,3 +39,25 @@ def test_in_worker_runs_a_worker_function_by_name():
     from ingest.extract.pool import in_worker
 
     assert in_worker("warm") == os.getpid()
+
+
+def _in_a_worker(env: dict[str, str]) -> list[str]:
+    """OPENBLAS_NUM_THREADS and the thread count of a process forked by ingest's forkserver."""
+    import os
+
+    code = ("import os\n"
+            "from concurrent.futures import ProcessPoolExecutor\n"
+            "from ingest.extract import forkserver\n"
+            "with ProcessPoolExecutor(1, mp_context=forkserver.context()) as ex:\n"
+            "    print(ex.submit(os.getenv, 'OPENBLAS_NUM_THREADS').result())\n"
+            "    print(len(ex.submit(os.listdir, '/proc/self/task').result()))\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | env
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=env)
+    return out.stdout.split()
+
+
+def test_workers_keep_numpy_blas_to_one_thread_unless_the_user_says_otherwise():
+    """The workers import numpy (preloaded by the forkserver) for elementwise work only: OpenBLAS's
+    thread per core would cost CPU at every start on the core the main process is busy on."""
+    assert _in_a_worker({}) == ["1", "1"]  # one thread: the worker's own
+    assert _in_a_worker({"OPENBLAS_NUM_THREADS": "2"})[0] == "2"
